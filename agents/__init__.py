@@ -1,0 +1,1 @@
+"""Faust agents, one module each, with the topics they read."""

@@ -1,0 +1,146 @@
+"""The analysis agent: one job in, exactly one result out.
+
+Reads the job stream re-keyed by idempotency key (co-partitioned with the jobs table). A job
+already finished re-publishes its stored result unchanged; otherwise the log text is found,
+redacted and fingerprinted, the result cache is asked, and only then the model. A job that
+cannot be served gets a FAILED result and one dlq.failed event.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any, Dict
+
+import structlog
+
+from bifrost_streams import codes, metrics
+from bifrost_streams.app import app, settings
+from bifrost_streams.codes import JobFailed
+from bifrost_streams.fingerprint import fingerprint
+from bifrost_streams.outcomes import failed, publish_job_dlq, publish_result, succeeded
+from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
+from bifrost_streams.providers.base import Answer
+from bifrost_streams.providers.ollama import OllamaProvider
+from bifrost_streams.providers.router import ModelRouter
+from bifrost_streams.records import AnalysisRequest
+from bifrost_streams.redaction import redact
+from bifrost_streams.singleflight import SingleFlight
+from bifrost_streams.storage.logs import fetch_log
+from tables import jobs, results
+
+log = structlog.get_logger("bifrost.analysis")
+
+jobs_topic = app.topic(settings.jobs_topic, key_type=str, value_type=AnalysisRequest,
+                       internal=True)
+
+router = ModelRouter([OllamaProvider(settings.ollama_url, settings.ollama_model,
+                                     settings.ollama_timeout)])
+running_jobs: SingleFlight[Dict[str, Any]] = SingleFlight()
+running_analyses: SingleFlight[Answer] = SingleFlight()
+
+
+@app.agent(jobs_topic, concurrency=settings.concurrency)
+async def analyze(stream):
+    async for request in stream:
+        with structlog.contextvars.bound_contextvars(job_id=request.job_id,
+                                                     trace_id=request.trace_id):
+            await handle(request)
+
+
+async def handle(request: AnalysisRequest) -> Dict[str, Any]:
+    """Publish the job's one result (stored or new) and return it."""
+    key = request.idempotency_key
+    state = jobs.get(key)
+    if state is not None and state["state"] == jobs.DONE:
+        metrics.IDEMPOTENCY_HITS.labels("done").inc()
+        result = state["result"]
+    else:
+        result, shared = await running_jobs.do(key, lambda: _run(request))
+        if shared:
+            metrics.IDEMPOTENCY_HITS.labels("in_flight").inc()
+    await publish_result(result)
+    metrics.REQUEST_LATENCY.labels(_path(result)).observe(time.time() - request.received_at)
+    return result
+
+
+def _path(result: Dict[str, Any]) -> str:
+    if result["status"] != "SUCCEEDED":
+        return "failed"
+    return "cache" if result["result"].get("cache_hit") else "model"
+
+
+async def _run(request: AnalysisRequest) -> Dict[str, Any]:
+    jobs.mark_running(request.idempotency_key, request.job_id)
+    metrics.IN_FLIGHT.inc()
+    try:
+        result = (await _serve(request)).asdict()
+    finally:
+        metrics.IN_FLIGHT.dec()
+    await jobs.mark_done(request.idempotency_key, result)
+    log.info("job_done", status=result["status"], error_code=result["error_code"],
+             cache_hit=result["result"].get("cache_hit"), latency_ms=result["latency_ms"])
+    return result
+
+
+async def _serve(request: AnalysisRequest):
+    extra: Dict[str, Any] = {"form": request.form, "service_name": request.service_name,
+                             "environment": request.environment,
+                             "idempotency_key": request.idempotency_key,
+                             "prompt_version": PROMPT_VERSION}
+    try:
+        text = await _log_text(request, extra)
+        redacted, redactions = redact(text)
+        extra["redactions"] = redactions
+        extra["fingerprint"] = fp = fingerprint(redacted)
+        model = router.default_model
+        key = results.cache_key(fp, model, PROMPT_VERSION)
+        cached = results.lookup(key)
+        if cached is not None:
+            metrics.CACHE.labels("hit").inc()
+            return succeeded(request, _answer(cached), extra, cache_hit=True)
+        metrics.CACHE.labels("miss").inc()
+        answer, shared = await running_analyses.do(
+            key, lambda: _ask_model(key, redacted, request, extra))
+        return succeeded(request, answer, extra, cache_hit=shared)
+    except JobFailed as failure:
+        await publish_job_dlq(request, failure.code, failure.message)
+        return failed(request, failure.code, failure.message, extra)
+    except Exception as exc:  # a bug must not stop the stream: fail this job, keep going
+        log.exception("job_crashed")
+        message = f"{type(exc).__name__}: {exc}"
+        await publish_job_dlq(request, codes.INTERNAL_ERROR, message)
+        return failed(request, codes.INTERNAL_ERROR, message, extra)
+
+
+async def _ask_model(key: str, redacted: str, request: AnalysisRequest,
+                     extra: Dict[str, Any]) -> Answer:
+    prompt = build_prompt(redacted, service=extra["service_name"],
+                          environment=extra["environment"], priority=request.priority)
+    answer = await router.analyze(prompt, _deadline(request))
+    results.store(key, dataclasses.asdict(answer))
+    return answer
+
+
+def _answer(cached: Dict[str, Any]) -> Answer:
+    fields = {f.name for f in dataclasses.fields(Answer)}
+    return Answer(**{name: value for name, value in cached.items() if name in fields})
+
+
+def _deadline(request: AnalysisRequest) -> float:
+    """The request's timeout_ms counts from when it was received; else the model timeout."""
+    budget = (request.timeout_ms / 1000 if request.timeout_ms
+              else settings.ollama_timeout)
+    spent = time.time() - request.received_at
+    return asyncio.get_running_loop().time() + max(0.0, budget - spent)
+
+
+async def _log_text(request: AnalysisRequest, extra: Dict[str, Any]) -> str:
+    if request.log_content is not None:
+        return request.log_content
+    entry = await fetch_log(settings.log_database_url, request.log_id,
+                            settings.log_fetch_attempts)
+    extra["service_name"] = extra["service_name"] or entry.service_name
+    extra["environment"] = extra["environment"] or entry.environment
+    return entry.content
+

@@ -1,0 +1,95 @@
+"""The one Faust application. Everything else imports `app` and `settings` from here.
+
+    faust -A bifrost_streams.app worker -l info     (or the console script bifrost-worker)
+
+Where things are: a request enters in agents/intake.py, is analysed in agents/analysis.py
+(the model is called through bifrost_streams/providers/router.py) and the result leaves
+through bifrost_streams/outcomes.py; agents/persist.py stores it in PostgreSQL.
+"""
+from __future__ import annotations
+
+import sys
+
+import faust
+import structlog
+
+from . import config, embedded, structured_logging
+from .topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
+
+
+def _load_settings() -> config.Settings:
+    try:
+        return config.load()
+    except config.ConfigError as exc:
+        print(f"bifrost-streams: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+settings = _load_settings()
+structured_logging.configure(settings.log_level)
+log = structlog.get_logger("bifrost.app")
+bootstrap = settings.broker or embedded.ensure_running(settings.data_dir)
+
+
+class BifrostApp(faust.App):
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        await self._match_topic_partitions()
+
+    async def _match_topic_partitions(self) -> None:
+        """Runs before Faust declares its topics, so they are created with the right count."""
+        internal = [settings.jobs_topic] + [t.changelog_topic.get_topic_name()
+                                            for t in self.tables.values()]
+        external = [settings.request_topic, settings.result_topic, settings.dlq_topic]
+        existing = await existing_partitions(bootstrap, external + internal)
+        try:
+            count = decide_partitions(settings.partitions, settings.request_topic, internal,
+                                      existing)
+        except Exception as exc:
+            log.error("topic_partitions_refused", error=str(exc))
+            print(f"bifrost-streams: refusing to start: {exc}", file=sys.stderr)
+            raise
+        self.conf.topic_partitions = count
+        created = await create_missing(
+            bootstrap, {name: count for name in external if name not in existing},
+            settings.replication_factor)
+        log.info("topics_ready", partitions=count, created=created,
+                 existing={name: n for name, n in existing.items()})
+
+
+app = BifrostApp(
+    settings.app_id,
+    broker=[f"kafka://{address}" for address in bootstrap.split(",")],
+    store=settings.table_store,
+    datadir=settings.data_dir,
+    topic_partitions=settings.partitions or DEFAULT_PARTITIONS,
+    topic_replication_factor=settings.replication_factor,
+    key_serializer="raw",
+    value_serializer="json",
+    consumer_auto_offset_reset="earliest",
+    # A worker that died is noticed within this time; its partitions then move to the others.
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
+    producer_acks=-1,
+    producer_max_request_size=max(1024 * 1024, 2 * settings.max_request_bytes),
+    web_enabled=True,
+    web_bind=settings.web_host,
+    web_port=settings.web_port,
+    web_host=settings.web_host,
+)
+
+if not settings.broker:
+    log.info("embedded_broker", bootstrap=bootstrap,
+             note="KAFKA_BOOTSTRAP_SERVERS is unset: using noida-db for a local start")
+if not settings.database_url:
+    log.warning("persistence_off",
+                note="BIFROST_DATABASE_URL is unset: results are not stored in PostgreSQL")
+
+# Registration by import: the modules below declare tables, agents and pages on `app`.
+from tables import jobs, results  # noqa: E402,F401
+from agents import analysis, intake, persist  # noqa: E402,F401
+from bifrost_streams.web import views  # noqa: E402,F401
+
+
+def main() -> None:
+    app.main()

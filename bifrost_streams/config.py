@@ -1,0 +1,263 @@
+"""Settings: read once at start-up from the environment and an optional bifrost.yaml.
+
+Every setting has one environment variable and one path in bifrost.yaml (the keys seed 000's
+users already have). The environment wins. A bad value raises ConfigError naming both.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError(f"must be a string, got {value!r}")
+    text = str(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _optional_text(value: Any) -> Optional[str]:
+    return None if value in (None, "") else _text(value)
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"must be an integer, got {value!r}")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"must be an integer, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+    return parse
+
+
+def _optional_int_between(low: int, high: int) -> Callable[[Any], Optional[int]]:
+    parse = _int_between(low, high)
+    return lambda value: None if value in (None, "") else parse(value)
+
+
+def _seconds_between(low: float, high: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"must be a number of seconds, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g} seconds, got {number:g}")
+        return number
+    return parse
+
+
+_seconds = _seconds_between(0.001, 365 * 86400)
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+    return parse
+
+
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def _topic(value: Any) -> str:
+    text = _text(value)
+    if not _TOPIC.match(text):
+        raise ValueError(f"must be a Kafka topic name ([A-Za-z0-9._-], at most 249), got {text!r}")
+    return text
+
+
+def _brokers(value: Any) -> Optional[str]:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    urls = []
+    for part in text.split(","):
+        part = part.strip()
+        address = part.split("://", 1)[1] if "://" in part else part
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"must be host:port[,host:port...], got {part!r}")
+        urls.append(address)
+    return ",".join(urls)
+
+
+def _postgres_url(value: Any) -> Optional[str]:
+    text = _optional_text(value)
+    if text is not None and not re.match(r"^postgres(ql)?://", text):
+        raise ValueError("must be a postgresql:// URL")
+    return text
+
+
+def _http_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise ValueError(f"must be an http(s):// URL, got {text!r}")
+    return text
+
+
+def _store(value: Any) -> str:
+    text = _text(value)
+    if text not in ("rocksdb://", "memory://"):
+        raise ValueError(f"must be rocksdb:// or memory://, got {text!r}")
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    env: str
+    yaml_path: str
+    parse: Callable[[Any], Any]
+    default: Any
+
+
+# name -> where it comes from. Defaults are strings where a user would type them.
+OPTIONS: Mapping[str, Option] = {
+    "broker": Option("KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap_servers", _brokers, None),
+    "request_topic": Option("BIFROST_REQUEST_TOPIC", "kafka.topics.analysis_request", _topic,
+                            "analysis.request"),
+    "result_topic": Option("BIFROST_RESULT_TOPIC", "kafka.topics.analysis_result", _topic,
+                           "analysis.result"),
+    "dlq_topic": Option("BIFROST_DLQ_TOPIC", "kafka.topics.dlq", _topic, "dlq.failed"),
+    "app_id": Option("BIFROST_APP_ID", "kafka.consumer.group_id", _topic, "bifrost-streams"),
+    "partitions": Option("BIFROST_PARTITIONS", "kafka.partitions",
+                         _optional_int_between(1, 1024), None),
+    "replication_factor": Option("BIFROST_REPLICATION_FACTOR", "kafka.replication_factor",
+                                 _int_between(1, 16), 1),
+    "database_url": Option("BIFROST_DATABASE_URL", "database.url", _postgres_url, None),
+    "heimdall_database_url": Option("HEIMDALL_DATABASE_URL", "heimdall.database_url",
+                                    _postgres_url, None),
+    "ai_source": Option("BIFROST_AI_SOURCE", "heimdall.ai_source", _one_of("local", "cloud"),
+                        "local"),
+    "ollama_url": Option("BIFROST_OLLAMA_URL", "ollama.url", _http_url,
+                         "http://localhost:11434"),
+    "ollama_model": Option("BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral"),
+    "ollama_timeout": Option("BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120),
+    "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "0.0.0.0"),
+    "web_port": Option("BIFROST_WEB_PORT", "web.port", _int_between(1, 65535), 6066),
+    "data_dir": Option("BIFROST_DATA_DIR", "data_dir", _text, ".bifrost/data"),
+    "table_store": Option("BIFROST_TABLE_STORE", "tables.store", _store, "rocksdb://"),
+    "max_request_bytes": Option("BIFROST_MAX_REQUEST_BYTES", "limits.max_request_bytes",
+                                _int_between(1024, 64 * 1024 * 1024), 1024 * 1024),
+    "concurrency": Option("BIFROST_CONCURRENCY", "processing.concurrency",
+                          _int_between(1, 256), 16),
+    "cache_ttl_seconds": Option("BIFROST_CACHE_TTL_SECONDS", "cache.ttl_seconds", _seconds,
+                                86400),
+    "job_retention_seconds": Option("BIFROST_JOB_RETENTION_SECONDS", "jobs.retention_seconds",
+                                    _seconds, 7 * 86400),
+    "log_fetch_attempts": Option("BIFROST_LOG_FETCH_ATTEMPTS", "heimdall.retry_attempts",
+                                 _int_between(1, 20), 6),
+    "session_timeout_seconds": Option("BIFROST_SESSION_TIMEOUT_SECONDS",
+                                      "kafka.consumer.session_timeout_seconds",
+                                      _seconds_between(6, 300), 30),
+    "log_level": Option("BIFROST_LOG_LEVEL", "log_level",
+                        _one_of("debug", "info", "warning", "error"), "info"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: Optional[str]
+    request_topic: str
+    result_topic: str
+    dlq_topic: str
+    app_id: str
+    partitions: Optional[int]
+    replication_factor: int
+    database_url: Optional[str]
+    heimdall_database_url: Optional[str]
+    ai_source: str
+    ollama_url: str
+    ollama_model: str
+    ollama_timeout: float
+    web_host: str
+    web_port: int
+    data_dir: str
+    table_store: str
+    max_request_bytes: int
+    concurrency: int
+    cache_ttl_seconds: float
+    job_retention_seconds: float
+    log_fetch_attempts: int
+    session_timeout_seconds: float
+    log_level: str
+
+    @property
+    def log_database_url(self) -> Optional[str]:
+        """Heimdall's log_entries live in our database unless told otherwise."""
+        return self.heimdall_database_url or self.database_url
+
+    @property
+    def jobs_topic(self) -> str:
+        """Validated requests, re-keyed by idempotency key (co-partitioned with the jobs table)."""
+        return f"{self.app_id}-{self.request_topic}-by-key"
+
+
+def _yaml_lookup(document: Mapping[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _read_yaml(path: Path) -> Mapping[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"BIFROST_CONFIG ({path}): cannot be read: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise ConfigError(f"BIFROST_CONFIG ({path}): must hold a YAML mapping")
+    return document
+
+
+def load(environ: Optional[Mapping[str, str]] = None) -> Settings:
+    """Build Settings from the environment and bifrost.yaml; raise ConfigError on a bad value."""
+    env = os.environ if environ is None else environ
+    config_path = env.get("BIFROST_CONFIG")
+    if config_path:
+        document = _read_yaml(Path(config_path))
+    elif Path("bifrost.yaml").is_file():
+        document = _read_yaml(Path("bifrost.yaml"))
+    else:
+        document = {}
+    if _yaml_lookup(document, "kafka.enabled") is False:
+        raise ConfigError("kafka.enabled (bifrost.yaml): bifrost-streams is a Kafka service; "
+                          "it cannot run with Kafka disabled")
+    values = {}
+    for name, option in OPTIONS.items():
+        raw = env.get(option.env)
+        source = option.env
+        if raw is None:
+            raw = _yaml_lookup(document, option.yaml_path)
+            source = f"{option.yaml_path} (bifrost.yaml)"
+        if raw is None:
+            raw = option.default
+            source = f"{option.env} (default)"
+        try:
+            values[name] = option.parse(raw) if raw is not None else None
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    settings = Settings(**values)
+    if settings.ai_source == "cloud":
+        raise ConfigError("BIFROST_AI_SOURCE: 'cloud' needs the Bedrock provider, which this "
+                          "version does not ship yet; use 'local'")
+    return settings

@@ -1,0 +1,23 @@
+"""Prometheus metrics, exposed at /metrics. Names are what dashboards and alerts query."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter("bifrost_requests_total", "analysis.request messages consumed", ["form"])
+RESULTS = Counter("bifrost_results_total", "analysis.result events published", ["status"])
+DLQ_EVENTS = Counter("bifrost_dlq_events_total", "dlq.failed events published", ["error_code"])
+CACHE = Counter("bifrost_cache_lookups_total", "result-cache lookups", ["outcome"])
+IDEMPOTENCY_HITS = Counter("bifrost_idempotency_hits_total",
+                           "requests answered from the jobs table without new work", ["state"])
+MODEL_CALLS = Counter("bifrost_model_calls_total", "calls to a model provider",
+                      ["provider", "model", "outcome"])
+MODEL_LATENCY = Histogram("bifrost_model_latency_seconds", "model call latency", ["provider"],
+                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
+REQUEST_LATENCY = Histogram("bifrost_request_latency_seconds",
+                            "request consumed to result published", ["path"],
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+                                     60))
+IN_FLIGHT = Gauge("bifrost_in_flight_requests", "requests being analysed right now")
+LOG_FETCH = Counter("bifrost_log_fetch_total", "reads of Heimdall's log_entries", ["outcome"])
+PERSISTED = Counter("bifrost_persisted_results_total", "results written to PostgreSQL",
+                    ["outcome"])

@@ -1,0 +1,87 @@
+"""Where results leave: analysis.result and dlq.failed, exactly in Heimdall's wire format.
+
+Everything beyond the contract's fields goes inside `result`; never add a top-level field.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional
+
+import structlog
+
+from . import metrics
+from .app import app, settings
+from .providers.base import Answer
+from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
+                      AnalysisResult, DlqEvent, dlq_timestamp, result_timestamp, zero_usage)
+from .validation import InvalidRequest, dlq_payload
+
+log = structlog.get_logger("bifrost.outcomes")
+
+result_topic = app.topic(settings.result_topic, key_type=str, value_type=AnalysisResult)
+dlq_topic = app.topic(settings.dlq_topic, key_type=str, value_type=DlqEvent)
+
+
+def _elapsed_ms(request: AnalysisRequest) -> int:
+    return max(0, int((time.time() - request.received_at) * 1000))
+
+
+def succeeded(request: AnalysisRequest, answer: Answer, extra: Dict[str, Any],
+              cache_hit: bool) -> AnalysisResult:
+    return AnalysisResult(
+        schema_version=SCHEMA_VERSION, job_id=request.job_id, status=STATUS_SUCCEEDED,
+        summary=answer.summary, root_cause=answer.root_cause,
+        recommendation=answer.recommendation, severity=answer.severity,
+        confidence=round(answer.confidence, 2), model_used=answer.model,
+        token_usage=zero_usage() if cache_hit else answer.token_usage,
+        latency_ms=_elapsed_ms(request), error_code=None, error_message=None,
+        trace_id=request.trace_id, log_id=request.log_id, timestamp=result_timestamp(),
+        result={**extra, "provider": answer.provider, "cache_hit": cache_hit,
+                "model_latency_ms": 0 if cache_hit else answer.latency_ms},
+    )
+
+
+def failed(request: AnalysisRequest, code: str, message: str,
+           extra: Dict[str, Any]) -> AnalysisResult:
+    return AnalysisResult(
+        schema_version=SCHEMA_VERSION, job_id=request.job_id, status=STATUS_FAILED,
+        summary=None, root_cause=None, recommendation=None, severity=None, confidence=None,
+        model_used=None, token_usage=zero_usage(), latency_ms=_elapsed_ms(request),
+        error_code=code, error_message=message, trace_id=request.trace_id,
+        log_id=request.log_id, timestamp=result_timestamp(), result=extra,
+    )
+
+
+async def publish_result(result: Dict[str, Any]) -> None:
+    """Publish a result (as stored in the jobs table) keyed by job_id."""
+    await result_topic.send(key=result["job_id"], value=AnalysisResult.from_data(result))
+    metrics.RESULTS.labels(result["status"]).inc()
+
+
+async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> None:
+    await _publish_dlq(DlqEvent(
+        schema_version=SCHEMA_VERSION, job_id=request.job_id,
+        idempotency_key=request.idempotency_key, error_code=code, error_message=message,
+        trace_id=request.trace_id, original_topic=request.original_topic,
+        original_partition=request.original_partition,
+        original_offset=request.original_offset, failed_at=dlq_timestamp(),
+        payload=dlq_payload(request)))
+
+
+async def publish_invalid_dlq(error: InvalidRequest, topic: str, partition: int,
+                              offset: int) -> None:
+    await _publish_dlq(DlqEvent(
+        schema_version=SCHEMA_VERSION, job_id=error.job_id,
+        idempotency_key=error.idempotency_key, error_code=error.code,
+        error_message=error.message, trace_id=error.trace_id, original_topic=topic,
+        original_partition=partition, original_offset=offset, failed_at=dlq_timestamp(),
+        payload=error.payload))
+
+
+async def _publish_dlq(event: DlqEvent) -> None:
+    key: Optional[str] = event.job_id or event.idempotency_key
+    await dlq_topic.send(key=key, value=event)
+    metrics.DLQ_EVENTS.labels(event.error_code or "UNKNOWN").inc()
+    log.warning("dlq_event", error_code=event.error_code, error_message=event.error_message,
+                job_id=event.job_id, original_partition=event.original_partition,
+                original_offset=event.original_offset)

@@ -1,0 +1,57 @@
+"""The one face every model backend shows: analyze(prompt, schema, deadline) -> Answer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Protocol
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    summary: str
+    root_cause: str
+    recommendation: str
+    severity: str
+    confidence: float
+    model: str
+    provider: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def token_usage(self) -> Dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+                "total_tokens": self.prompt_tokens + self.completion_tokens}
+
+
+class ProviderError(Exception):
+    """The backend did not answer. transient=True means a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class InvalidAnswer(Exception):
+    """The backend answered, but not with the schema; carries the text for the retry prompt."""
+
+    def __init__(self, message: str, text: str) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
+        """Ask the model; deadline is a loop.time() by which the call must have returned."""

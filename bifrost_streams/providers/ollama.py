@@ -1,0 +1,54 @@
+"""Ollama through the ollama package's AsyncClient, with the answer schema as `format`."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Dict
+
+import httpx
+import ollama
+
+from .answer import parse_answer
+from .base import Answer, Prompt, ProviderError
+
+
+class OllamaProvider:
+    name = "ollama"
+
+    def __init__(self, url: str, model: str, timeout: float) -> None:
+        self.url = url
+        self.model = model
+        self.timeout = timeout
+        self._client = ollama.AsyncClient(host=url, timeout=timeout)
+
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise ProviderError("deadline passed before the call", transient=False)
+        started = time.perf_counter()
+        try:
+            response = await asyncio.wait_for(self._client.chat(
+                model=self.model,
+                messages=[{"role": "system", "content": prompt.system},
+                          {"role": "user", "content": prompt.user}],
+                format=schema,
+                options={"temperature": 0},
+            ), timeout=min(remaining, self.timeout))
+        except asyncio.TimeoutError:
+            raise ProviderError(f"ollama did not answer within {min(remaining, self.timeout):.1f}s",
+                                transient=True) from None
+        except ollama.ResponseError as exc:
+            # 404: the model is not pulled; 4xx will not heal by retrying, 5xx may.
+            raise ProviderError(f"ollama answered {exc.status_code}: {exc.error}",
+                                transient=exc.status_code >= 500) from None
+        except (httpx.TransportError, ConnectionError, OSError) as exc:
+            raise ProviderError(f"ollama unreachable at {self.url}: {exc!r}", transient=True) from None
+        parsed = parse_answer(response.message.content or "")
+        return Answer(
+            summary=parsed.summary, root_cause=parsed.root_cause,
+            recommendation=parsed.recommendation, severity=parsed.severity,
+            confidence=parsed.confidence, model=response.model or self.model, provider=self.name,
+            prompt_tokens=response.prompt_eval_count or 0,
+            completion_tokens=response.eval_count or 0,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )

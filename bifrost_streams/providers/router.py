@@ -1,0 +1,95 @@
+"""Choosing, retrying and falling back: the one place above the provider backends.
+
+A transient failure (timeout, connection refused, 5xx) is retried with back-off until the
+request's deadline; an answer that does not match the schema is asked again once with the
+validation error; then the next provider in the chain gets its turn.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import List, Sequence
+
+import structlog
+from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
+                      wait_exponential_jitter)
+
+from .. import codes, metrics
+from ..codes import JobFailed
+from .answer import answer_schema
+from .base import Answer, InvalidAnswer, Prompt, Provider, ProviderError
+
+log = structlog.get_logger("bifrost.providers")
+TRANSIENT_ATTEMPTS = 3
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.transient
+
+
+def retry_prompt(prompt: Prompt, error: str, text: str) -> Prompt:
+    return Prompt(system=prompt.system,
+                  user=f"{prompt.user}\n\nYour previous answer was rejected: {error}\n"
+                       f"Previous answer: {text[:2000]}\nAnswer again with valid JSON only.",
+                  version=prompt.version)
+
+
+class ModelRouter:
+    def __init__(self, providers: Sequence[Provider]) -> None:
+        if not providers:
+            raise ValueError("at least one provider is needed")
+        self.providers: List[Provider] = list(providers)
+        self.schema = answer_schema()
+
+    @property
+    def default_model(self) -> str:
+        return self.providers[0].model
+
+    async def analyze(self, prompt: Prompt, deadline: float) -> Answer:
+        """Return the first valid answer along the chain, or raise JobFailed."""
+        failures: List[str] = []
+        code = codes.MODEL_UNAVAILABLE
+        for provider in self.providers:
+            try:
+                return await self._ask(provider, prompt, deadline)
+            except InvalidAnswer as exc:
+                code = codes.MODEL_INVALID_ANSWER
+                failures.append(f"{provider.name}: {exc}")
+            except ProviderError as exc:
+                failures.append(f"{provider.name}: {exc}")
+            if asyncio.get_running_loop().time() >= deadline:
+                code = codes.TIMEOUT
+                break
+        raise JobFailed(code, "; ".join(failures))
+
+    async def _ask(self, provider: Provider, prompt: Prompt, deadline: float) -> Answer:
+        try:
+            return await self._call(provider, prompt, deadline)
+        except InvalidAnswer as exc:
+            log.warning("invalid_answer_retrying", provider=provider.name, error=str(exc))
+            return await self._call(provider, retry_prompt(prompt, str(exc), exc.text), deadline)
+
+    async def _call(self, provider: Provider, prompt: Prompt, deadline: float) -> Answer:
+        loop = asyncio.get_running_loop()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(TRANSIENT_ATTEMPTS)
+            | stop_before_delay(max(0.0, deadline - loop.time())),
+            wait=wait_exponential_jitter(initial=0.5, max=8),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                started = loop.time()
+                try:
+                    answer = await provider.analyze(prompt, self.schema, deadline)
+                except InvalidAnswer:
+                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "invalid").inc()
+                    raise
+                except ProviderError:
+                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "error").inc()
+                    raise
+                finally:
+                    metrics.MODEL_LATENCY.labels(provider.name).observe(loop.time() - started)
+                metrics.MODEL_CALLS.labels(provider.name, provider.model, "ok").inc()
+                return answer
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -1,0 +1,1 @@
+"""PostgreSQL: Heimdall's log_entries (read only) and this project's own tables."""

@@ -1,0 +1,29 @@
+"""aiopg pools, one per DSN, created on first use and closed at shutdown."""
+from __future__ import annotations
+
+import asyncio
+from typing import Dict
+
+import aiopg
+
+_pools: Dict[str, aiopg.Pool] = {}
+_lock = asyncio.Lock()
+
+
+async def get_pool(dsn: str) -> aiopg.Pool:
+    pool = _pools.get(dsn)
+    if pool is not None and not pool.closed:
+        return pool
+    async with _lock:
+        pool = _pools.get(dsn)
+        if pool is None or pool.closed:
+            pool = await aiopg.create_pool(dsn, minsize=1, maxsize=10, timeout=10)
+            _pools[dsn] = pool
+        return pool
+
+
+async def close_pools() -> None:
+    for pool in list(_pools.values()):
+        pool.close()
+        await pool.wait_closed()
+    _pools.clear()

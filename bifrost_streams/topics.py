@@ -1,0 +1,63 @@
+"""Topic partition counts: match what exists, create what is missing, refuse a mismatch.
+
+Heimdall's guide creates analysis.request with 3 partitions. Our internal topics (the re-keyed
+job stream and the tables' changelogs) must have the same count as each other, or the jobs
+table would be read from the wrong partitions. This check runs before Faust declares anything.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+DEFAULT_PARTITIONS = 3
+
+
+class PartitionMismatch(RuntimeError):
+    """Existing topics disagree on the partition count; the worker must not start."""
+
+
+async def existing_partitions(bootstrap: str, names: Iterable[str]) -> Dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bifrost-preflight")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(names))
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described
+            if t.get("error_code", 0) == 0 and t.get("partitions")}
+
+
+def decide_partitions(configured: Optional[int], request_topic: str, internal: List[str],
+                      existing: Dict[str, int]) -> int:
+    """The one partition count for the request topic and every internal topic, or raise."""
+    found = {name: existing[name] for name in [request_topic, *internal] if name in existing}
+    counts = set(found.values())
+    if configured is not None:
+        counts.add(configured)
+    if len(counts) > 1:
+        listing = ", ".join(f"{name}={n}" for name, n in sorted(found.items()))
+        raise PartitionMismatch(
+            f"partition counts disagree: {listing}"
+            + (f", BIFROST_PARTITIONS={configured}" if configured is not None else "")
+            + ". The jobs table is co-partitioned with these topics, so they must all have one "
+              "count. Set BIFROST_PARTITIONS to the request topic's count, or use a new "
+              "BIFROST_APP_ID (fresh internal topics) after increasing the request topic.")
+    return counts.pop() if counts else DEFAULT_PARTITIONS
+
+
+async def create_missing(bootstrap: str, wanted: Dict[str, int], replication: int) -> List[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bifrost-preflight")
+    await admin.start()
+    created = []
+    try:
+        for name, partitions in wanted.items():
+            try:
+                await admin.create_topics([NewTopic(name, partitions, replication)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+    return created

@@ -1,0 +1,181 @@
+"""Turn the raw bytes of an analysis.request into an AnalysisRequest, or say exactly why not.
+
+Pure: no Kafka, no I/O. Both shapes of ../shared/CONTRACT.md are accepted: the job form
+(log text in Heimdall's log_entries, found by log_id) and the legacy inline form (log_content
+in the message). Unknown fields are ignored, as a newer Heimdall may add some.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from . import codes
+from .records import SCHEMA_VERSION, AnalysisRequest
+
+INT64 = (-(2**63), 2**63 - 1)
+MAX_ID_CHARS = 200
+# What an oversized request keeps in its DLQ event; the whole message stays in the request
+# topic at original_partition/original_offset.
+OVERSIZE_EXCERPT_BYTES = 64 * 1024
+
+
+class InvalidRequest(Exception):
+    """A request that cannot be parsed into a job: goes to the DLQ only."""
+
+    def __init__(self, code: str, message: str, payload: Dict[str, Any],
+                 job_id: Optional[str] = None, idempotency_key: Optional[str] = None,
+                 trace_id: Optional[str] = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.payload = payload
+        self.job_id = job_id
+        self.idempotency_key = idempotency_key
+        self.trace_id = trace_id
+
+
+def _first(document: Mapping[str, Any], *names: str) -> Tuple[Optional[str], Any]:
+    for name in names:
+        if document.get(name) is not None:
+            return name, document[name]
+    return None, None
+
+
+def _string(name: str, value: Any, max_chars: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    if len(value) > max_chars:
+        raise ValueError(f"{name} must be at most {max_chars} characters, got {len(value)}")
+    return value
+
+
+def _optional_string(name: str, value: Any, max_chars: int = MAX_ID_CHARS) -> Optional[str]:
+    return None if value is None else _string(name, value, max_chars)
+
+
+def _optional_int(name: str, value: Any, low: int = INT64[0]) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {type(value).__name__}")
+    if not low <= value <= INT64[1]:
+        raise ValueError(f"{name} must be between {low} and {INT64[1]}, got {value}")
+    return value
+
+
+def _decode(raw: bytes) -> Dict[str, Any]:
+    """Parse JSON into an object, or raise InvalidRequest carrying the text as payload."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(codes.INVALID_JSON, f"payload is not UTF-8: {exc}",
+                             {"raw": raw.decode("utf-8", errors="backslashreplace")}) from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest(codes.INVALID_JSON, f"payload is not JSON: {exc}",
+                             {"raw": text}) from None
+    if not isinstance(document, dict):
+        raise InvalidRequest(codes.INVALID_REQUEST,
+                             f"payload must be a JSON object, got {type(document).__name__}",
+                             {"raw": text})
+    return document
+
+
+def parse_request(raw: Optional[bytes], *, max_bytes: int, topic: str = "", partition: int = -1,
+                  offset: int = -1, received_at: Optional[float] = None) -> AnalysisRequest:
+    """Validate one request; raise InvalidRequest with a code, a reason and the payload."""
+    if raw is None:
+        raise InvalidRequest(codes.INVALID_REQUEST, "empty message (null value)", {"raw": None})
+    if len(raw) > max_bytes:
+        raise InvalidRequest(
+            codes.PAYLOAD_TOO_LARGE,
+            f"payload is {len(raw)} bytes, the limit is {max_bytes} "
+            f"(BIFROST_MAX_REQUEST_BYTES); the whole message stays at {topic}/{partition}@{offset}",
+            {"raw": raw[:OVERSIZE_EXCERPT_BYTES].decode("utf-8", errors="backslashreplace"),
+             "truncated": True, "size_bytes": len(raw),
+             "sha256": hashlib.sha256(raw).hexdigest()})
+    document = _decode(raw)
+    _, job_id = _first(document, "job_id", "request_id", "requestId")
+    _, trace_id = _first(document, "trace_id", "correlation_id", "correlationId")
+    idempotency_key = document.get("idempotency_key")
+    ids = {"job_id": job_id if isinstance(job_id, str) else None,
+           "idempotency_key": idempotency_key if isinstance(idempotency_key, str) else None,
+           "trace_id": trace_id if isinstance(trace_id, str) else None}
+    try:
+        return _build(document, job_id, trace_id, idempotency_key, topic, partition,
+                      offset, time.time() if received_at is None else received_at)
+    except ValueError as exc:
+        code = getattr(exc, "code", codes.INVALID_REQUEST)
+        raise InvalidRequest(code, str(exc), document, **ids) from None
+
+
+class _UnsupportedVersion(ValueError):
+    code = codes.UNSUPPORTED_SCHEMA_VERSION
+
+
+def _build(document: Dict[str, Any], job_id: Any, trace_id: Any,
+           idempotency_key: Any, topic: str, partition: int, offset: int,
+           received_at: float) -> AnalysisRequest:
+    version = _optional_int("schema_version", document.get("schema_version"))
+    if version is not None and version != SCHEMA_VERSION:
+        raise _UnsupportedVersion(f"schema_version {version} is not supported "
+                                  f"(this worker reads {SCHEMA_VERSION})")
+    if job_id is None:
+        raise ValueError("job_id is required (or request_id / requestId)")
+    job_id = _string("job_id", job_id, MAX_ID_CHARS)
+    log_id = _optional_int("log_id", document.get("log_id"))
+    log_content = document.get("log_content")
+    if log_content is not None:
+        form = "inline"
+        log_content = _string("log_content", log_content, 10 * 1024 * 1024)
+        # Legacy producers send no key: the job id is what stays stable across redeliveries.
+        key = (_string("idempotency_key", idempotency_key, MAX_ID_CHARS)
+               if idempotency_key is not None else f"inline:{job_id}")
+        trace = _string("trace_id", trace_id, MAX_ID_CHARS) if trace_id is not None else job_id
+    else:
+        form = "job"
+        if idempotency_key is None:
+            raise ValueError("idempotency_key is required in the job form")
+        key = _string("idempotency_key", idempotency_key, MAX_ID_CHARS)
+        if log_id is None:
+            raise ValueError("log_id is required when log_content is absent")
+        if trace_id is None:
+            raise ValueError("trace_id is required (or correlation_id / correlationId)")
+        trace = _string("trace_id", trace_id, MAX_ID_CHARS)
+    model_policy = document.get("model_policy")
+    if model_policy is not None and not isinstance(model_policy, dict):
+        raise ValueError(f"model_policy must be an object, got {type(model_policy).__name__}")
+    return AnalysisRequest(
+        job_id=job_id,
+        idempotency_key=key,
+        trace_id=trace,
+        form=form,
+        log_id=log_id,
+        log_content=log_content,
+        service_name=_optional_string("service_name", document.get("service_name")),
+        environment=_optional_string("environment", document.get("environment")),
+        tenant_id=_optional_string("tenant_id", document.get("tenant_id")),
+        priority=_optional_string("priority", document.get("priority"), 32),
+        timeout_ms=_optional_int("timeout_ms", document.get("timeout_ms"), low=0),
+        model_policy=model_policy,
+        timestamp=_optional_string("timestamp", document.get("timestamp"), 64),
+        original_topic=topic,
+        original_partition=partition,
+        original_offset=offset,
+        received_at=received_at,
+        # log_content travels once, in its own field; dlq_payload() puts it back.
+        payload={k: v for k, v in document.items() if k != "log_content"},
+    )
+
+
+def dlq_payload(request: AnalysisRequest) -> Dict[str, Any]:
+    """The original request document, as a DLQ event carries it."""
+    payload = dict(request.payload or {})
+    if request.log_content is not None:
+        payload["log_content"] = request.log_content
+    return payload

@@ -1,0 +1,64 @@
+"""Web views: /status (successor of seed 000's /api/v1/heimdall/status), /metrics, /health."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bifrost_streams.app import app, bootstrap, settings
+from tables.jobs import jobs
+from tables.results import results
+
+
+def _consumer_state() -> Dict[str, Any]:
+    consumer = app.consumer
+    assignment = sorted((tp.topic, tp.partition) for tp in consumer.assignment())
+    return {
+        "running": not consumer.should_stop and consumer.state == "running",
+        "state": consumer.state,
+        "group_id": settings.app_id,
+        "assignment": [f"{topic}/{partition}" for topic, partition in assignment],
+        "rebalancing": app.rebalancing,
+    }
+
+
+def status_document() -> Dict[str, Any]:
+    return {
+        "service": "bifrost-streams",
+        "kafka": {"bootstrap_servers": bootstrap, "embedded": settings.broker is None,
+                  "partitions": app.conf.topic_partitions,
+                  "producer_running": app.producer.state == "running"},
+        "topics": {"analysis_request": settings.request_topic,
+                   "analysis_result": settings.result_topic, "dlq": settings.dlq_topic,
+                   "jobs": settings.jobs_topic},
+        "consumer": _consumer_state(),
+        "model": {"source": settings.ai_source, "ollama_url": settings.ollama_url,
+                  "model": settings.ollama_model},
+        "persistence": {"enabled": settings.database_url is not None},
+        "tables": {"jobs": len(jobs), "result_cache": len(results)},
+    }
+
+
+@app.page("/status")
+class StatusView(View):
+    async def get(self, request: Request) -> Response:
+        return self.json(status_document())
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    async def get(self, request: Request) -> Response:
+        # aiohttp refuses a charset inside content_type, and Prometheus' type carries one.
+        return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@app.page("/health")
+class HealthView(View):
+    """200 while the worker consumes; 503 while it starts, rebalances or stops."""
+
+    async def get(self, request: Request) -> Response:
+        consumer = _consumer_state()
+        healthy = consumer["running"] and not consumer["rebalancing"]
+        return self.json({"healthy": healthy, "consumer": consumer["state"]},
+                         status=200 if healthy else 503)

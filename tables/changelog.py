@@ -1,0 +1,53 @@
+"""Table writes that we send to the changelog ourselves: expiry and durable writes.
+
+Expiry is enforced by our code, not by RocksDB TTL: an expired entry is removed from the local
+store and a tombstone goes to the changelog, so a recovering worker does not bring it back.
+Each stored value records the partition it was written under, so the sweep (which runs outside
+any event) knows which changelog partition the tombstone belongs to.
+"""
+from __future__ import annotations
+
+from typing import Any, Collection, Dict, Optional
+
+import faust
+from faust.streams import current_event
+
+
+def stamp(value: Dict[str, Any], now: float) -> Dict[str, Any]:
+    """Add the write time and the current event's partition to a value about to be stored."""
+    event = current_event()
+    if event is None:
+        raise RuntimeError("table values are written while processing an event")
+    return {**value, "stored_at": now, "partition": event.message.partition}
+
+
+def expired(value: Optional[Dict[str, Any]], now: float, ttl: float) -> bool:
+    return value is not None and value.get("stored_at", now) + ttl <= now
+
+
+def sweep(table: faust.Table, now: float, ttl: float, partitions: Collection[int]) -> int:
+    """Delete expired entries of the given (actively owned) partitions; return how many."""
+    removed = 0
+    for key, value in list(table.items()):
+        if expired(value, now, ttl) and value.get("partition") in partitions:
+            table.data.pop(key, None)
+            table.send_changelog(value["partition"], key, None, value_serializer="raw")
+            removed += 1
+    return removed
+
+
+def owned_partitions(app: faust.App, topic: str) -> set:
+    """Partitions of `topic` this worker actively owns (standbys must not write tombstones)."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+async def write_durably(table: faust.Table, key: str, value: Dict[str, Any]) -> None:
+    """Store key -> value and return once the changelog holds it (acks=all).
+
+    A plain `table[key] = value` only queues the changelog write; a result published after it
+    could reach Heimdall while a crash loses the table entry, and the redelivered request would
+    then be answered a second, different time.
+    """
+    delivered = table.send_changelog(table.partition_for_key(key), key, value)
+    table.data[key] = value
+    await delivered

@@ -1,0 +1,151 @@
+"""Real servers for integration tests: Apache Kafka, PostgreSQL and bifrost workers.
+
+Each is started by the repo's own scripts in a throwaway directory and stopped afterwards.
+Waits are on conditions with deadlines, never fixed sleeps.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Dict, Optional, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll condition() until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _script(name: str, action: str, env: Dict[str, str]) -> None:
+    subprocess.run(["bash", str(REPO / "scripts" / name), action], check=True,
+                   env={**os.environ, **env}, timeout=600)
+
+
+class KafkaBroker:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.env = {"KAFKA_PORT": str(port), "KAFKA_DATA": str(data_dir)}
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "KafkaBroker":
+        _script("kafka.sh", "start", self.env)
+        return self
+
+    def stop(self) -> None:
+        _script("kafka.sh", "stop", self.env)
+
+
+class Postgres:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.env = {"PG_PORT": str(port), "PG_DATA": str(data_dir)}
+
+    def url(self, database: str = "bifrost") -> str:
+        return f"postgresql://bifrost@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> "Postgres":
+        _script("postgres.sh", "start", self.env)
+        return self
+
+    def stop(self) -> None:
+        _script("postgres.sh", "stop", self.env)
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+        conn = psycopg2.connect(self.url("postgres"))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return self.url(name)
+
+
+class Worker:
+    """One `faust -A bifrost_streams.app worker` process with its own environment."""
+
+    def __init__(self, env: Dict[str, str], workdir: Path, name: str = "worker") -> None:
+        self.env = env
+        self.workdir = workdir
+        self.name = name
+        self.port = int(env["BIFROST_WEB_PORT"])
+        self.process: Optional[subprocess.Popen] = None
+        self.log_path = workdir / f"{name}.log"
+        self.starts = 0
+
+    def start(self) -> "Worker":
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(f"\n===== start {self.starts} =====\n".encode())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "bifrost_streams.app", "worker", "-l", "info"],
+            env={**os.environ, **self.env}, cwd=self.workdir, stdout=log,
+            stderr=subprocess.STDOUT)
+        return self
+
+    def get(self, path: str) -> tuple:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return None, b""
+
+    def status(self) -> dict:
+        code, body = self.get("/status")
+        return json.loads(body) if code == 200 else {}
+
+    def wait_ready(self, timeout: float = 120) -> "Worker":
+        def ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n"
+                                   + self.tail())
+            code, _ = self.get("/health")
+            return code == 200 and self.status().get("consumer", {}).get("assignment")
+        wait_for(ready, timeout, f"{self.name} to be healthy")
+        return self
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
