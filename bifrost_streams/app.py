@@ -76,6 +76,9 @@ app = BifrostApp(
     web_bind=settings.web_host,
     web_port=settings.web_port,
     web_host=settings.web_host,
+    # The worker imports these packages at start-up; their modules declare tables, agents
+    # and pages on `app`.
+    autodiscover=["tables", "agents", "bifrost_streams.web"],
 )
 
 if not settings.broker:
@@ -84,11 +87,6 @@ if not settings.broker:
 if not settings.database_url:
     log.warning("persistence_off",
                 note="BIFROST_DATABASE_URL is unset: results are not stored in PostgreSQL")
-
-# Registration by import: the modules below declare tables, agents and pages on `app`.
-from tables import jobs, results  # noqa: E402,F401
-from agents import analysis, intake, persist  # noqa: E402,F401
-from bifrost_streams.web import views  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
-"""The result cache: an analysis by (log fingerprint, model, prompt version), with changelog.
+"""The result cache: an analysis by (log fingerprint, model, prompt version), with expiry.
 
 Expiry is enforced here (tombstones reach the changelog), not by RocksDB TTL, so a restored
-worker never serves an entry that had expired. The table is co-partitioned with the job
-stream: on one worker every partition is local; with several, an entry written under another
-worker's partition is a miss (an extra model call, never a wrong answer).
+worker never serves an entry that had expired.
+
+A global table: the cache key (a log fingerprint) is unrelated to the job stream's key, so an
+entry written while handling one partition must be found while handling any other. Every
+worker reads the whole changelog; each writes under the partition of the job it handles.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Dict, Optional
 from bifrost_streams.app import app, settings
 from tables import changelog
 
-results = app.Table(
+results = app.GlobalTable(
     "result-cache",
     default=None,
     key_type=str,

@@ -83,6 +83,8 @@ async def test_two_hundred_requests_redeliveries_and_malformed(pipeline_env, wor
     assert prompts and max(prompts.values()) == 1
     succeeded = [v[0] for v in by_job.values() if v[0]["status"] == "SUCCEEDED"]
     assert sum(1 for r in succeeded if not r["result"]["cache_hit"]) == len(prompts)
+    # One model call per distinct log fingerprint, whichever partition its jobs landed on.
+    assert len(fake_ollama.chats()) == len({r["result"]["fingerprint"] for r in succeeded})
     assert any(r["result"]["cache_hit"] for r in succeeded), "variants should hit the cache"
 
     # Contract: exact fields, types and timestamp formats, keyed by job_id.

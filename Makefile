@@ -1,0 +1,39 @@
+# One command each, on a fresh machine with Python 3.11 (make test also needs root or the
+# packages named in scripts/setup.sh).
+PY := .venv/bin/python
+
+.PHONY: run test unit integration bench kafka-up kafka-down postgres-up postgres-down clean
+
+run: .venv/.installed          ## the worker, with the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set
+	.venv/bin/bifrost-worker
+
+test:                          ## every test: unit, then integration on Apache Kafka + PostgreSQL
+	bash scripts/setup.sh all
+	$(PY) -m pytest -q
+
+unit: .venv/.installed
+	$(PY) -m pytest -q -m "not integration"
+
+integration:
+	bash scripts/setup.sh all
+	$(PY) -m pytest -q -m integration
+
+bench:                         ## throughput and latency ratios, one run, one broker
+	bash scripts/setup.sh all
+	$(PY) -m benchmarks.pipeline
+
+kafka-up:
+	bash scripts/kafka.sh start
+kafka-down:
+	bash scripts/kafka.sh stop
+postgres-up:
+	bash scripts/postgres.sh start
+postgres-down:
+	bash scripts/postgres.sh stop
+
+.venv/.installed: setup.cfg pyproject.toml
+	bash scripts/setup.sh python
+	touch $@
+
+clean:
+	rm -rf .venv .bifrost *.egg-info

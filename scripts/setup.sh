@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Everything the tests need on a fresh machine: the Python environment, PostgreSQL from
+# Debian's package, and the Apache Kafka broker jars from Maven Central (Java 17 and Maven are
+# expected on the machine). Safe to run again: each step is skipped when already done.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+python_env() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+}
+
+postgres_package() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: PostgreSQL is missing; run as root or: sudo apt-get install -y postgresql" >&2
+    exit 1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+}
+
+java_tools() {
+  command -v java >/dev/null && command -v mvn >/dev/null && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: Java 17 and Maven are missing; sudo apt-get install -y openjdk-17-jre-headless maven" >&2
+    exit 1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven >/dev/null
+}
+
+case "${1:-all}" in
+  python) python_env ;;
+  all)
+    python_env
+    postgres_package
+    java_tools
+    bash scripts/kafka.sh fetch
+    ;;
+  *) echo "usage: $0 [python|all]" >&2; exit 2 ;;
+esac

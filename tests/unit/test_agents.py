@@ -1,0 +1,150 @@
+"""The agents through Faust's test_context: no broker, memory tables, a stub model."""
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from agents import analysis, intake
+from bifrost_streams import codes, outcomes
+from bifrost_streams.providers.router import ModelRouter
+from tables import jobs, results
+from tests.contract import check_dlq, check_result
+from tests.support.stub_provider import StubProvider
+
+JOB = {"schema_version": 1, "job_id": "3f0c6a52-5d1e-4a57-9a0e-6f2f6f1d2b11",
+       "idempotency_key": "manual:log:5:2b9c", "log_id": 5, "trace_id": "trace-1"}
+INLINE = {"request_id": "req-1", "log_id": 12345, "correlation_id": "corr-1",
+          "log_content": "ERROR Connection to 10.0.0.1:5432 timed out after 3000ms",
+          "service_name": "user-service"}
+
+
+class Outbox:
+    """What the agents published, by topic."""
+
+    def __init__(self) -> None:
+        self.sent = {"result": [], "dlq": [], "jobs": []}
+
+    def capture(self, name: str):
+        async def send(key=None, value=None, **_):
+            self.sent[name].append((key, value))
+        return send
+
+
+@pytest.fixture
+def outbox(monkeypatch):
+    box = Outbox()
+    monkeypatch.setattr(outcomes.result_topic, "send", box.capture("result"))
+    monkeypatch.setattr(outcomes.dlq_topic, "send", box.capture("dlq"))
+    monkeypatch.setattr(analysis.jobs_topic, "send", box.capture("jobs"))
+
+    def delivered(partition, *_args, **_kwargs):
+        # What Table.send_changelog returns: a future that knows its message's partition.
+        future = asyncio.get_running_loop().create_future()
+        future.message = SimpleNamespace(partition=partition)
+        future.set_result(None)
+        return future
+    for table in (jobs.jobs, results.results):
+        monkeypatch.setattr(table, "send_changelog", delivered)
+        table.data.clear()
+    return box
+
+
+@pytest.fixture
+def model(monkeypatch):
+    provider = StubProvider("ollama", [])
+    monkeypatch.setattr(analysis, "router", ModelRouter([provider]))
+    return provider
+
+
+async def test_intake_forwards_valid_requests_keyed_by_idempotency_key(outbox):
+    async with intake.intake.test_context() as agent:
+        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode())
+        await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode())
+    keys = [key for key, _ in outbox.sent["jobs"]]
+    assert keys == ["inline:req-1", "manual:log:5:2b9c"]
+    assert outbox.sent["dlq"] == []
+
+
+async def test_intake_sends_bad_input_to_the_dlq_and_keeps_going(outbox):
+    async with intake.intake.test_context() as agent:
+        await agent.put(value=b"{not json")
+        await agent.put(value=json.dumps({**JOB, "log_id": "five"}).encode())
+        await agent.put(value=json.dumps(INLINE).encode())
+    dlq = [value for _, value in outbox.sent["dlq"]]
+    assert [event.error_code for event in dlq] == [codes.INVALID_JSON, codes.INVALID_REQUEST]
+    for event in dlq:
+        check_dlq(json.loads(json.dumps(event.asdict())))
+    assert dlq[0].job_id is None and dlq[0].payload == {"raw": "{not json"}
+    assert len(outbox.sent["jobs"]) == 1
+
+
+async def _analyse(requests):
+    async with analysis.analyze.test_context() as agent:
+        for request in requests:
+            await agent.put(key=request.idempotency_key, value=request)
+
+
+def _request(document):
+    from bifrost_streams.validation import parse_request
+    return parse_request(json.dumps(document).encode(), max_bytes=1 << 20, topic="t",
+                         partition=0, offset=1)
+
+
+async def test_a_duplicate_never_reaches_the_model_twice(outbox, model):
+    request = _request(INLINE)
+    await _analyse([request, request])
+    assert len(model.prompts) == 1
+    (first_key, first), (_, second) = outbox.sent["result"]
+    assert first.asdict() == second.asdict() and first_key == "req-1"
+    check_result(json.loads(json.dumps(first.asdict())))
+    assert first.status == "SUCCEEDED" and first.model_used == "stub-model"
+    assert first.token_usage == {"prompt_tokens": 10, "completion_tokens": 5,
+                                 "total_tokens": 15}
+    assert jobs.get("inline:req-1")["state"] == jobs.DONE
+
+
+async def test_a_variant_of_an_analysed_line_is_served_from_the_cache(outbox, model):
+    other = {**INLINE, "request_id": "req-2",
+             "log_content": "ERROR Connection to 10.9.9.9:5432 timed out after 12ms"}
+    await _analyse([_request(INLINE), _request(other)])
+    assert len(model.prompts) == 1
+    second = outbox.sent["result"][1][1]
+    assert second.result["cache_hit"] is True
+    assert second.token_usage["total_tokens"] == 0
+
+
+async def test_secrets_never_reach_the_prompt(outbox, model):
+    secret = {**INLINE, "log_content": "ERROR login failed password=hunter2 for bob@example.com"}
+    await _analyse([_request(secret)])
+    prompt = model.prompts[0].user
+    assert "hunter2" not in prompt and "bob@example.com" not in prompt
+    result = outbox.sent["result"][0][1]
+    assert result.result["redactions"] == {"secret_assignment": 1, "email": 1}
+
+
+async def test_a_missing_log_row_fails_once_with_one_dlq_event(outbox, model, monkeypatch):
+    async def missing(dsn, log_id, attempts):
+        raise codes.JobFailed(codes.LOG_NOT_FOUND, f"no row {log_id}")
+    monkeypatch.setattr(analysis, "fetch_log", missing)
+    request = _request(JOB)
+    await _analyse([request, request])
+    statuses = [(value.status, value.error_code) for _, value in outbox.sent["result"]]
+    assert statuses == [("FAILED", codes.LOG_NOT_FOUND)] * 2
+    assert len(outbox.sent["dlq"]) == 1
+    event = outbox.sent["dlq"][0][1]
+    assert event.job_id == JOB["job_id"] and event.payload == JOB
+    assert model.prompts == []
+
+
+async def test_a_model_outage_is_a_failed_result_not_a_crash(outbox, monkeypatch):
+    from bifrost_streams.providers.base import ProviderError
+    down = StubProvider("ollama", [ProviderError("404 no model", transient=False)])
+    monkeypatch.setattr(analysis, "router", ModelRouter([down]))
+    await _analyse([_request(INLINE), _request({**INLINE, "request_id": "req-9",
+                                                "log_content": "WARN other"})])
+    codes_seen = [value.error_code for _, value in outbox.sent["result"]]
+    assert codes_seen == [codes.MODEL_UNAVAILABLE, None]
+    assert [value.error_code for _, value in outbox.sent["dlq"]] == [codes.MODEL_UNAVAILABLE]

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from bifrost_streams.config import ConfigError, load
+
+
+def test_defaults_without_environment_or_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load({})
+    assert settings.broker is None  # the embedded broker is used
+    assert settings.request_topic == "analysis.request"
+    assert settings.result_topic == "analysis.result"
+    assert settings.dlq_topic == "dlq.failed"
+    assert settings.web_port == 6066
+    assert settings.database_url is None and settings.log_database_url is None
+    assert settings.jobs_topic == "bifrost-streams-analysis.request-by-key"
+
+
+def test_environment_wins_over_yaml(tmp_path):
+    path = tmp_path / "bifrost.yaml"
+    path.write_text("kafka:\n  bootstrap_servers: kafka:9092\n  topics:\n"
+                    "    analysis_request: heimdall.requests\nollama:\n  model: llama3\n"
+                    "web:\n  port: 7000\n")
+    settings = load({"BIFROST_CONFIG": str(path), "BIFROST_WEB_PORT": "7100"})
+    assert settings.broker == "kafka:9092"
+    assert settings.request_topic == "heimdall.requests"
+    assert settings.ollama_model == "llama3"
+    assert settings.web_port == 7100
+
+
+def test_heimdall_database_defaults_to_ours():
+    settings = load({"BIFROST_DATABASE_URL": "postgresql://u@h/db"})
+    assert settings.log_database_url == "postgresql://u@h/db"
+    other = load({"BIFROST_DATABASE_URL": "postgresql://u@h/db",
+                  "HEIMDALL_DATABASE_URL": "postgresql://u@h/heimdall"})
+    assert other.log_database_url == "postgresql://u@h/heimdall"
+
+
+def test_broker_list_accepts_kafka_scheme():
+    assert load({"KAFKA_BOOTSTRAP_SERVERS": "kafka://a:9092, b:9093"}).broker == "a:9092,b:9093"
+
+
+@pytest.mark.parametrize("env, key", [
+    ({"BIFROST_WEB_PORT": "http"}, "BIFROST_WEB_PORT"),
+    ({"BIFROST_WEB_PORT": "70000"}, "BIFROST_WEB_PORT"),
+    ({"BIFROST_PARTITIONS": "0"}, "BIFROST_PARTITIONS"),
+    ({"KAFKA_BOOTSTRAP_SERVERS": "localhost"}, "KAFKA_BOOTSTRAP_SERVERS"),
+    ({"BIFROST_DATABASE_URL": "mysql://x"}, "BIFROST_DATABASE_URL"),
+    ({"BIFROST_OLLAMA_URL": "ollama:11434"}, "BIFROST_OLLAMA_URL"),
+    ({"BIFROST_REQUEST_TOPIC": "bad topic!"}, "BIFROST_REQUEST_TOPIC"),
+    ({"BIFROST_AI_SOURCE": "gpu"}, "BIFROST_AI_SOURCE"),
+    ({"BIFROST_AI_SOURCE": "cloud"}, "BIFROST_AI_SOURCE"),
+    ({"BIFROST_SESSION_TIMEOUT_SECONDS": "2"}, "BIFROST_SESSION_TIMEOUT_SECONDS"),
+    ({"BIFROST_TABLE_STORE": "redis://"}, "BIFROST_TABLE_STORE"),
+])
+def test_bad_value_names_the_key(env, key):
+    with pytest.raises(ConfigError) as error:
+        load(env)
+    assert str(error.value).startswith(key)
+
+
+def test_bad_yaml_value_names_the_yaml_path(tmp_path):
+    path = tmp_path / "bifrost.yaml"
+    path.write_text("web:\n  port: [1, 2]\n")
+    with pytest.raises(ConfigError, match=r"^web.port \(bifrost.yaml\)"):
+        load({"BIFROST_CONFIG": str(path)})
+
+
+def test_unreadable_or_disabled_kafka_config_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="BIFROST_CONFIG"):
+        load({"BIFROST_CONFIG": str(tmp_path / "missing.yaml")})
+    path = Path(tmp_path / "bifrost.yaml")
+    path.write_text("kafka:\n  enabled: false\n")
+    with pytest.raises(ConfigError, match="kafka.enabled"):
+        load({"BIFROST_CONFIG": str(path)})

@@ -1,0 +1,62 @@
+import asyncio
+
+import pytest
+
+from bifrost_streams import codes
+from bifrost_streams.codes import JobFailed
+from bifrost_streams.providers.base import Prompt, ProviderError
+from bifrost_streams.providers.router import ModelRouter
+from tests.support.stub_provider import StubProvider, answer, invalid, transient
+
+PROMPT = Prompt(system="sys", user="log line", version="v1")
+
+
+def deadline(seconds: float = 30) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+async def test_transient_errors_are_retried():
+    provider = StubProvider("a", [transient(), transient()])
+    result = await ModelRouter([provider]).analyze(PROMPT, deadline())
+    assert result.provider == "a" and len(provider.prompts) == 3
+
+
+async def test_permanent_errors_are_not_retried_and_fall_back():
+    first = StubProvider("a", [ProviderError("404 model not found", transient=False)])
+    second = StubProvider("b", [])
+    result = await ModelRouter([first, second]).analyze(PROMPT, deadline())
+    assert result.provider == "b" and len(first.prompts) == 1
+
+
+async def test_invalid_answer_is_asked_again_once_with_the_error():
+    provider = StubProvider("a", [invalid()])
+    result = await ModelRouter([provider]).analyze(PROMPT, deadline())
+    assert result.provider == "a"
+    assert "rejected: answer does not match the schema" in provider.prompts[1].user
+
+
+async def test_twice_invalid_moves_on_and_reports_the_code():
+    provider = StubProvider("a", [invalid(), invalid()])
+    with pytest.raises(JobFailed) as error:
+        await ModelRouter([provider]).analyze(PROMPT, deadline())
+    assert error.value.code == codes.MODEL_INVALID_ANSWER
+
+
+async def test_every_provider_down_is_model_unavailable():
+    provider = StubProvider("a", [transient()] * 5)
+    with pytest.raises(JobFailed) as error:
+        await ModelRouter([provider]).analyze(PROMPT, deadline())
+    assert error.value.code == codes.MODEL_UNAVAILABLE and "connection refused" in error.value.message
+
+
+async def test_the_request_deadline_bounds_retries():
+    provider = StubProvider("a", [0.3, 0.3, 0.3])
+    with pytest.raises(JobFailed) as error:
+        await ModelRouter([provider]).analyze(PROMPT, deadline(0.2))
+    assert error.value.code == codes.TIMEOUT
+    assert len(provider.prompts) == 1
+
+
+def test_a_router_needs_a_provider():
+    with pytest.raises(ValueError):
+        ModelRouter([])
