@@ -79,6 +79,7 @@ app = BifrostApp(
     # The worker imports these packages at start-up; their modules declare tables, agents
     # and pages on `app`.
     autodiscover=["tables", "agents", "bifrost_streams.web"],
+    origin="bifrost_streams.app",
 )
 
 if not settings.broker:

@@ -22,7 +22,11 @@ async def existing_partitions(bootstrap: str, names: Iterable[str]) -> Dict[str,
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bifrost-preflight")
     await admin.start()
     try:
-        described = await admin.describe_topics(list(names))
+        # Describe only what is listed: some brokers (noida-db, or Kafka with
+        # auto.create.topics.enable) create a topic with 1 partition when asked about it.
+        present = set(await admin.list_topics())
+        wanted = [name for name in names if name in present]
+        described = await admin.describe_topics(wanted) if wanted else []
     finally:
         await admin.close()
     return {t["topic"]: len(t["partitions"]) for t in described
