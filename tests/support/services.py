@@ -89,7 +89,8 @@ class Postgres:
 class Worker:
     """One `faust -A bifrost_streams.app worker` process with its own environment."""
 
-    def __init__(self, env: Dict[str, str], workdir: Path, name: str = "worker") -> None:
+    def __init__(self, env: Dict[str, Optional[str]], workdir: Path,
+                 name: str = "worker") -> None:
         self.env = env
         self.workdir = workdir
         self.name = name
@@ -102,9 +103,11 @@ class Worker:
         self.starts += 1
         log = open(self.log_path, "ab")
         log.write(f"\n===== start {self.starts} =====\n".encode())
+        env = {key: value for key, value in {**os.environ, **self.env}.items()
+               if value is not None}  # None removes a variable
         self.process = subprocess.Popen(
             [sys.executable, "-m", "faust", "-A", "bifrost_streams.app", "worker", "-l", "info"],
-            env={**os.environ, **self.env}, cwd=self.workdir, stdout=log,
+            env=env, cwd=self.workdir, stdout=log,
             stderr=subprocess.STDOUT)
         return self
 
