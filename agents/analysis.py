@@ -71,15 +71,17 @@ def _path(result: Dict[str, Any]) -> str:
 
 
 async def _run(request: AnalysisRequest) -> Dict[str, Any]:
-    jobs.mark_running(request.idempotency_key, request.job_id)
     metrics.IN_FLIGHT.inc()
     try:
         result = (await _serve(request)).asdict()
     finally:
         metrics.IN_FLIGHT.dec()
     await jobs.mark_done(request.idempotency_key, result)
-    log.info("job_done", status=result["status"], error_code=result["error_code"],
-             cache_hit=result["result"].get("cache_hit"), latency_ms=result["latency_ms"])
+    # Failures are logged (with their DLQ event); a line per success would cost more than
+    # the cache path itself, so successes are logged at debug.
+    (log.info if result["status"] != "SUCCEEDED" else log.debug)(
+        "job_done", status=result["status"], error_code=result["error_code"],
+        cache_hit=result["result"].get("cache_hit"), latency_ms=result["latency_ms"])
     return result
 
 

@@ -157,7 +157,7 @@ OPTIONS: Mapping[str, Option] = {
     "max_request_bytes": Option("BIFROST_MAX_REQUEST_BYTES", "limits.max_request_bytes",
                                 _int_between(1024, 64 * 1024 * 1024), 1024 * 1024),
     "concurrency": Option("BIFROST_CONCURRENCY", "processing.concurrency",
-                          _int_between(1, 256), 16),
+                          _int_between(1, 1024), 64),
     "cache_ttl_seconds": Option("BIFROST_CACHE_TTL_SECONDS", "cache.ttl_seconds", _seconds,
                                 86400),
     "job_retention_seconds": Option("BIFROST_JOB_RETENTION_SECONDS", "jobs.retention_seconds",

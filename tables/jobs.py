@@ -12,23 +12,18 @@ from typing import Any, Dict, Optional
 from bifrost_streams.app import app, settings
 from tables import changelog
 
-RUNNING = "RUNNING"
 DONE = "DONE"
 
 jobs = app.Table(
     "jobs",
     default=None,
     key_type=str,
-    help="Idempotency key -> {state, job_id, result}: duplicates never reach the model twice.",
+    help="Idempotency key -> {state, job_id, result} of finished jobs: duplicates never reach the model twice.",
 )
 
 
 def get(key: str) -> Optional[Dict[str, Any]]:
     return jobs.get(key)
-
-
-def mark_running(key: str, job_id: str) -> None:
-    jobs[key] = changelog.stamp({"state": RUNNING, "job_id": job_id}, time.time())
 
 
 async def mark_done(key: str, result: Dict[str, Any]) -> None:

@@ -87,14 +87,15 @@ class Postgres:
 
 
 class Worker:
-    """One `faust -A bifrost_streams.app worker` process with its own environment."""
+    """One `faust -A <app> worker` process with its own environment."""
 
     def __init__(self, env: Dict[str, Optional[str]], workdir: Path,
-                 name: str = "worker") -> None:
+                 name: str = "worker", app: str = "bifrost_streams.app") -> None:
         self.env = env
+        self.app = app
         self.workdir = workdir
         self.name = name
-        self.port = int(env["BIFROST_WEB_PORT"])
+        self.port = int(env.get("BIFROST_WEB_PORT") or 0)
         self.process: Optional[subprocess.Popen] = None
         self.log_path = workdir / f"{name}.log"
         self.starts = 0
@@ -106,7 +107,7 @@ class Worker:
         env = {key: value for key, value in {**os.environ, **self.env}.items()
                if value is not None}  # None removes a variable
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "bifrost_streams.app", "worker", "-l", "info"],
+            [sys.executable, "-m", "faust", "-A", self.app, "worker", "-l", "info"],
             env=env, cwd=self.workdir, stdout=log,
             stderr=subprocess.STDOUT)
         return self

@@ -1,0 +1,268 @@
+"""make bench: one broker, one run, three systems, ratios.
+
+1. bare aiokafka consume -> produce loop (the ceiling of the client library),
+2. a bare Faust agent forwarding raw events (the framework's per-event cost),
+3. bifrost-streams on the cache-hit path (validation, re-keying, idempotency table with a
+   durable write, result cache, result publication).
+
+Each system first drains a preloaded backlog (throughput: messages/s between the first and the
+last output), then serves a paced stream (latency: request produced -> result read, P50/P95).
+Usage: python -m benchmarks.pipeline [--messages N] [--rate R] [--seconds S]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.support.fake_ollama import FakeOllama
+from tests.support.services import REPO, KafkaBroker, Worker, free_port
+
+PARTITIONS = 3
+
+
+def request_bytes(key: str, n: int) -> bytes:
+    # Variants of one error line: after the first, every request is a cache hit.
+    return json.dumps({"request_id": key, "correlation_id": key, "service_name": "bench",
+                       "log_content": f"ERROR upstream timed out after {n % 997}ms (req {n})",
+                       "priority": "ERROR"}).encode()
+
+
+async def create_topics(bootstrap: str, names: List[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+    finally:
+        await admin.close()
+
+
+async def produce(bootstrap: str, topic: str, messages: List[Tuple[bytes, bytes]],
+                  rate: float = 0, sent: Dict[str, float] | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5 if rate else 20)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for index, (key, value) in enumerate(messages):
+            if rate:
+                delay = started + index / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if sent is not None:
+                sent[key.decode()] = time.perf_counter()
+            await producer.send(topic, key=key, value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def watch(bootstrap: str, topic: str, keys: set, timeout: float,
+                from_end: bool = False) -> Dict[str, float]:
+    """Arrival time of the first output for each key."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    await asyncio.sleep(0)
+    arrived: Dict[str, float] = {}
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        if from_end:
+            await consumer.seek_to_end(*tps)
+        else:
+            await consumer.seek_to_beginning(*tps)
+        deadline = time.perf_counter() + timeout
+        while len(arrived) < len(keys):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{topic}: {len(arrived)}/{len(keys)} outputs in {timeout}s")
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for messages in batch.values():
+                for message in messages:
+                    key = message.key.decode() if message.key else ""
+                    if key in keys and key not in arrived:
+                        arrived[key] = now
+    finally:
+        await consumer.stop()
+    return arrived
+
+
+async def aiokafka_loop(bootstrap: str, source: str, target: str, stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap,
+                                group_id=f"bench-loop-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100, max_records=2000)
+            futures = [await producer.send(target, key=m.key, value=m.value)
+                       for messages in batch.values() for m in messages]
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+class System:
+    """Something that reads `source` and writes one output per key to `target`."""
+
+    def __init__(self, name: str, source: str, target: str) -> None:
+        self.name, self.source, self.target = name, source, target
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LoopSystem(System):
+    def __init__(self, bootstrap: str, source: str, target: str) -> None:
+        super().__init__("bare aiokafka loop", source, target)
+        self.bootstrap = bootstrap
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(aiokafka_loop(self.bootstrap, self.source, self.target,
+                                                       self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+class ProcessSystem(System):
+    def __init__(self, name: str, source: str, target: str, worker: Worker,
+                 ready: Callable[[Worker], None]) -> None:
+        super().__init__(name, source, target)
+        self.worker, self.ready = worker, ready
+
+    async def start(self) -> None:
+        self.worker.start()
+        await asyncio.get_running_loop().run_in_executor(None, self.ready, self.worker)
+
+    async def stop(self) -> None:
+        self.worker.stop()
+
+
+async def measure(bootstrap: str, system: System, backlog: int, rate: float,
+                  seconds: float) -> Dict[str, float]:
+    keys = [f"{system.name[:4]}-{uuid.uuid4().hex}" for _ in range(backlog)]
+    await produce(bootstrap, system.source,
+                  [(k.encode(), request_bytes(k, i)) for i, k in enumerate(keys)])
+    await system.start()
+    try:
+        arrived = await watch(bootstrap, system.target, set(keys), timeout=600)
+        times = sorted(arrived.values())
+        throughput = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        paced = [f"lat-{uuid.uuid4().hex}" for _ in range(int(rate * seconds))]
+        sent: Dict[str, float] = {}
+        watcher = asyncio.create_task(watch(bootstrap, system.target, set(paced), 120,
+                                            from_end=True))
+        await asyncio.sleep(1.0)  # the watcher is positioned at the end before we produce
+        await produce(bootstrap, system.source,
+                      [(k.encode(), request_bytes(k, i)) for i, k in enumerate(paced)],
+                      rate=rate, sent=sent)
+        received = await watcher
+    finally:
+        await system.stop()
+    latencies = sorted((received[k] - sent[k]) * 1000 for k in paced)
+    return {"throughput": throughput,
+            "p50": statistics.median(latencies),
+            "p95": latencies[int(len(latencies) * 0.95) - 1],
+            "p99": latencies[int(len(latencies) * 0.99) - 1]}
+
+
+def _wait_faust_group(worker: Worker) -> None:
+    # The passthrough app has no web server: it is ready once Faust logs that it is.
+    deadline = time.monotonic() + 120
+    while "[^Worker]: Ready" not in worker.log_path.read_text(errors="replace"):
+        if worker.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("passthrough worker did not start:\n" + worker.tail())
+        time.sleep(0.2)
+
+
+async def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
+    broker = KafkaBroker(work / "kafka", free_port()).start()
+    ollama = FakeOllama().start()
+    try:
+        bootstrap = broker.bootstrap
+        topics = {name: (f"bench.{name}.in", f"bench.{name}.out")
+                  for name in ("loop", "faust", "pipeline")}
+        await create_topics(bootstrap, [t for pair in topics.values() for t in pair])
+        passthrough_env = {"BENCH_APP_ID": "bench-faust", "BENCH_BOOTSTRAP": bootstrap,
+                           "BENCH_IN": topics["faust"][0], "BENCH_OUT": topics["faust"][1],
+                           "BENCH_DATA_DIR": str(work / "faust-data"),
+                           "PYTHONPATH": str(REPO)}
+        faust_worker = Worker(passthrough_env, work, "faust-passthrough",
+                              app="benchmarks.passthrough_app")
+        pipeline_env = {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BIFROST_APP_ID": "bench-pipeline",
+            "BIFROST_REQUEST_TOPIC": topics["pipeline"][0],
+            "BIFROST_RESULT_TOPIC": topics["pipeline"][1],
+            "BIFROST_DLQ_TOPIC": "bench.pipeline.dlq", "BIFROST_OLLAMA_URL": ollama.url,
+            "BIFROST_OLLAMA_MODEL": ollama.model, "BIFROST_WEB_PORT": str(free_port()),
+            "BIFROST_WEB_HOST": "127.0.0.1", "BIFROST_DATA_DIR": str(work / "pipeline-data"),
+            "BIFROST_TABLE_STORE": "rocksdb://", "BIFROST_LOG_LEVEL": "warning",
+            "BIFROST_DATABASE_URL": None, "HEIMDALL_DATABASE_URL": None}
+        systems = [
+            LoopSystem(bootstrap, *topics["loop"]),
+            ProcessSystem("bare Faust agent", *topics["faust"], faust_worker, _wait_faust_group),
+            ProcessSystem("bifrost cache path", *topics["pipeline"],
+                          Worker(pipeline_env, work, "pipeline"),
+                          lambda w: w.wait_ready(180)),
+        ]
+        sizes = {"bare aiokafka loop": args.messages * 10}
+        figures = {}
+        for system in systems:
+            figures[system.name] = await measure(bootstrap, system,
+                                                 sizes.get(system.name, args.messages),
+                                                 args.rate, args.seconds)
+            print(f"measured {system.name}: {figures[system.name]['throughput']:.0f} msg/s",
+                  file=sys.stderr)
+        report(figures, args)
+    finally:
+        ollama.stop()
+        broker.stop()
+
+
+def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> None:
+    loop = figures["bare aiokafka loop"]["throughput"]
+    bare = figures["bare Faust agent"]["throughput"]
+    print(f"\nbifrost-streams benchmark — one Apache Kafka broker on 127.0.0.1, "
+          f"{os.cpu_count()} cores; backlog {args.messages} (aiokafka {args.messages * 10}), "
+          f"latency at {args.rate:g} msg/s for {args.seconds:g}s")
+    print(f"{'system':<22}{'msg/s':>10}{'P50 ms':>9}{'P95 ms':>9}{'P99 ms':>9}"
+          f"{'÷ Faust':>9}{'÷ aiokafka':>12}")
+    for name, f in figures.items():
+        print(f"{name:<22}{f['throughput']:>10.0f}{f['p50']:>9.1f}{f['p95']:>9.1f}"
+              f"{f['p99']:>9.1f}{f['throughput'] / bare:>9.2f}{f['throughput'] / loop:>12.3f}")
+    cache = figures["bifrost cache path"]["throughput"]
+    print(f"\ntarget (issue 2): cache path >= 0.5 x bare Faust agent: "
+          f"{cache / bare:.2f} -> {'met' if cache / bare >= 0.5 else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=5)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
