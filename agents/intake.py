@@ -11,7 +11,7 @@ import structlog
 from agents.analysis import jobs_topic
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
-from bifrost_streams.outcomes import publish_invalid_dlq
+from bifrost_streams.outcomes import publish_invalid_dlq, send_json
 from bifrost_streams.validation import InvalidRequest, parse_request
 
 log = structlog.get_logger("bifrost.intake")
@@ -33,4 +33,4 @@ async def intake(stream):
             await publish_invalid_dlq(error, message.topic, message.partition, message.offset)
             continue
         metrics.REQUESTS.labels(request.form).inc()
-        await jobs_topic.send(key=request.idempotency_key, value=request)
+        await send_json(jobs_topic.get_topic_name(), request.idempotency_key, request.asdict())

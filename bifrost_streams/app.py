@@ -78,7 +78,8 @@ app = BifrostApp(
     web_host=settings.web_host,
     # The worker imports these packages at start-up; their modules declare tables, agents
     # and pages on `app`.
-    autodiscover=["tables", "agents", "bifrost_streams.web"],
+    autodiscover=["tables", "agents", "bifrost_streams.web",
+                  "bifrost_streams.diagnostics"],
     origin="bifrost_streams.app",
 )
 

@@ -78,7 +78,7 @@ def pipeline_env(kafka, postgres, fake_ollama, tmp_path) -> Dict[str, str]:
         "BIFROST_WEB_HOST": "127.0.0.1",
         "BIFROST_DATA_DIR": str(tmp_path / "data"),
         "BIFROST_TABLE_STORE": "rocksdb://",
-        "BIFROST_LOG_LEVEL": "info",
+        "BIFROST_LOG_LEVEL": "debug",
         "BIFROST_LOG_FETCH_ATTEMPTS": "3",
         "BIFROST_MAX_REQUEST_BYTES": "65536",
         "BIFROST_SESSION_TIMEOUT_SECONDS": "10",
@@ -99,7 +99,10 @@ def worker_factory(pipeline_env, tmp_path):
 
     yield make
     for worker in workers:
+        worker.dump_tasks()  # a stalled worker then shows in its log what it waited for
         worker.stop()
+        # Shown by pytest only when the test failed.
+        print(f"----- {worker.name} log (tail) -----\n{worker.tail(40)}")
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -150,6 +150,11 @@ class Worker:
             self.process.kill()
             self.process.wait(10)
 
+    def dump_tasks(self) -> None:
+        """Ask a stalled worker to log what its tasks wait for (SIGUSR2)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR2)
+
     def tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])

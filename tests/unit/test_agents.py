@@ -9,6 +9,7 @@ import pytest
 
 from agents import analysis, intake
 from bifrost_streams import codes, outcomes
+from bifrost_streams.app import settings
 from bifrost_streams.providers.router import ModelRouter
 from tables import jobs, results
 from tests.contract import check_dlq, check_result
@@ -22,23 +23,22 @@ INLINE = {"request_id": "req-1", "log_id": 12345, "correlation_id": "corr-1",
 
 
 class Outbox:
-    """What the agents published, by topic."""
+    """What the agents published, by topic: (key, JSON-ready value) pairs."""
 
     def __init__(self) -> None:
         self.sent = {"result": [], "dlq": [], "jobs": []}
+        self.names = {settings.result_topic: "result", settings.dlq_topic: "dlq",
+                      settings.jobs_topic: "jobs"}
 
-    def capture(self, name: str):
-        async def send(key=None, value=None, **_):
-            self.sent[name].append((key, value))
-        return send
+    async def send_json(self, topic, key, value):
+        self.sent[self.names[topic]].append((key, json.loads(json.dumps(value))))
 
 
 @pytest.fixture
 def outbox(monkeypatch):
     box = Outbox()
-    monkeypatch.setattr(outcomes.result_topic, "send", box.capture("result"))
-    monkeypatch.setattr(outcomes.dlq_topic, "send", box.capture("dlq"))
-    monkeypatch.setattr(analysis.jobs_topic, "send", box.capture("jobs"))
+    monkeypatch.setattr(outcomes, "send_json", box.send_json)
+    monkeypatch.setattr(intake, "send_json", box.send_json)
 
     def delivered(partition, *_args, **_kwargs):
         # What Table.send_changelog returns: a future that knows its message's partition.
@@ -74,10 +74,10 @@ async def test_intake_sends_bad_input_to_the_dlq_and_keeps_going(outbox):
         await agent.put(value=json.dumps({**JOB, "log_id": "five"}).encode())
         await agent.put(value=json.dumps(INLINE).encode())
     dlq = [value for _, value in outbox.sent["dlq"]]
-    assert [event.error_code for event in dlq] == [codes.INVALID_JSON, codes.INVALID_REQUEST]
+    assert [event["error_code"] for event in dlq] == [codes.INVALID_JSON, codes.INVALID_REQUEST]
     for event in dlq:
-        check_dlq(json.loads(json.dumps(event.asdict())))
-    assert dlq[0].job_id is None and dlq[0].payload == {"raw": "{not json"}
+        check_dlq(event)
+    assert dlq[0]["job_id"] is None and dlq[0]["payload"] == {"raw": "{not json"}
     assert len(outbox.sent["jobs"]) == 1
 
 
@@ -98,10 +98,10 @@ async def test_a_duplicate_never_reaches_the_model_twice(outbox, model):
     await _analyse([request, request])
     assert len(model.prompts) == 1
     (first_key, first), (_, second) = outbox.sent["result"]
-    assert first.asdict() == second.asdict() and first_key == "req-1"
-    check_result(json.loads(json.dumps(first.asdict())))
-    assert first.status == "SUCCEEDED" and first.model_used == "stub-model"
-    assert first.token_usage == {"prompt_tokens": 10, "completion_tokens": 5,
+    assert first == second and first_key == "req-1"
+    check_result(first)
+    assert first["status"] == "SUCCEEDED" and first["model_used"] == "stub-model"
+    assert first["token_usage"] == {"prompt_tokens": 10, "completion_tokens": 5,
                                  "total_tokens": 15}
     assert jobs.get("inline:req-1")["state"] == jobs.DONE
 
@@ -112,8 +112,8 @@ async def test_a_variant_of_an_analysed_line_is_served_from_the_cache(outbox, mo
     await _analyse([_request(INLINE), _request(other)])
     assert len(model.prompts) == 1
     second = outbox.sent["result"][1][1]
-    assert second.result["cache_hit"] is True
-    assert second.token_usage["total_tokens"] == 0
+    assert second["result"]["cache_hit"] is True
+    assert second["token_usage"]["total_tokens"] == 0
 
 
 async def test_secrets_never_reach_the_prompt(outbox, model):
@@ -122,7 +122,7 @@ async def test_secrets_never_reach_the_prompt(outbox, model):
     prompt = model.prompts[0].user
     assert "hunter2" not in prompt and "bob@example.com" not in prompt
     result = outbox.sent["result"][0][1]
-    assert result.result["redactions"] == {"secret_assignment": 1, "email": 1}
+    assert result["result"]["redactions"] == {"secret_assignment": 1, "email": 1}
 
 
 async def test_a_missing_log_row_fails_once_with_one_dlq_event(outbox, model, monkeypatch):
@@ -131,11 +131,11 @@ async def test_a_missing_log_row_fails_once_with_one_dlq_event(outbox, model, mo
     monkeypatch.setattr(analysis, "fetch_log", missing)
     request = _request(JOB)
     await _analyse([request, request])
-    statuses = [(value.status, value.error_code) for _, value in outbox.sent["result"]]
+    statuses = [(value["status"], value["error_code"]) for _, value in outbox.sent["result"]]
     assert statuses == [("FAILED", codes.LOG_NOT_FOUND)] * 2
     assert len(outbox.sent["dlq"]) == 1
     event = outbox.sent["dlq"][0][1]
-    assert event.job_id == JOB["job_id"] and event.payload == JOB
+    assert event["job_id"] == JOB["job_id"] and event["payload"] == JOB
     assert model.prompts == []
 
 
@@ -145,6 +145,6 @@ async def test_a_model_outage_is_a_failed_result_not_a_crash(outbox, monkeypatch
     monkeypatch.setattr(analysis, "router", ModelRouter([down]))
     await _analyse([_request(INLINE), _request({**INLINE, "request_id": "req-9",
                                                 "log_content": "WARN other"})])
-    codes_seen = [value.error_code for _, value in outbox.sent["result"]]
+    codes_seen = [value["error_code"] for _, value in outbox.sent["result"]]
     assert codes_seen == [codes.MODEL_UNAVAILABLE, None]
-    assert [value.error_code for _, value in outbox.sent["dlq"]] == [codes.MODEL_UNAVAILABLE]
+    assert [value["error_code"] for _, value in outbox.sent["dlq"]] == [codes.MODEL_UNAVAILABLE]
