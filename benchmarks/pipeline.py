@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ from typing import Callable, Dict, List, Tuple
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bifrost_streams import embedded
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import REPO, KafkaBroker, Worker, free_port
 
@@ -186,6 +188,19 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
             "p99": latencies[int(len(latencies) * 0.99) - 1]}
 
 
+class EmbeddedBroker:
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory, self.port = directory, port
+
+    def start(self) -> str:
+        return embedded.ensure_running(str(self.directory), self.port)
+
+    def stop(self) -> None:
+        noida = Path(sys.executable).with_name("noida-db")
+        subprocess.run([str(noida), "down", "--data-dir", str(self.directory / "noida-db")],
+                       capture_output=True, timeout=60)
+
+
 def _wait_faust_group(worker: Worker) -> None:
     # The passthrough app has no web server: it is ready once Faust logs that it is.
     deadline = time.monotonic() + 120
@@ -197,10 +212,16 @@ def _wait_faust_group(worker: Worker) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
-    broker = KafkaBroker(work / "kafka", free_port()).start()
+    if args.broker == "kafka":
+        broker = KafkaBroker(work / "kafka", free_port()).start()
+        bootstrap = broker.bootstrap
+    else:
+        broker = EmbeddedBroker(work / "noida", free_port())
+        bootstrap = broker.start()
+    args.broker_name = ("Apache Kafka" if args.broker == "kafka"
+                        else "the embedded broker (noida-db)")
     ollama = FakeOllama().start()
     try:
-        bootstrap = broker.bootstrap
         topics = {name: (f"bench.{name}.in", f"bench.{name}.out")
                   for name in ("loop", "faust", "pipeline")}
         await create_topics(bootstrap, [t for pair in topics.values() for t in pair])
@@ -243,7 +264,7 @@ async def run(args: argparse.Namespace) -> None:
 def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> None:
     loop = figures["bare aiokafka loop"]["throughput"]
     bare = figures["bare Faust agent"]["throughput"]
-    print(f"\nbifrost-streams benchmark — one Apache Kafka broker on 127.0.0.1, "
+    print(f"\nbifrost-streams benchmark — {args.broker_name} on 127.0.0.1, "
           f"{os.cpu_count()} cores; backlog {args.messages} (aiokafka {args.messages * 10}), "
           f"latency at {args.rate:g} msg/s for {args.seconds:g}s")
     print(f"{'system':<22}{'msg/s':>10}{'P50 ms':>9}{'P95 ms':>9}{'P99 ms':>9}"
@@ -261,6 +282,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--broker", choices=("kafka", "embedded"), default="kafka",
+                        help="Apache Kafka from scripts/kafka.sh, or noida-db")
     asyncio.run(run(parser.parse_args()))
 
 

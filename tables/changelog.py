@@ -25,14 +25,27 @@ def expired(value: Optional[Dict[str, Any]], now: float, ttl: float) -> bool:
     return value is not None and value.get("stored_at", now) + ttl <= now
 
 
-def sweep(table: faust.Table, now: float, ttl: float, partitions: Collection[int]) -> int:
-    """Delete expired entries of the given (actively owned) partitions; return how many."""
+def sweep(table: faust.Table, now: float, ttl: float,
+          partitions: Optional[Collection[int]] = None) -> int:
+    """Delete expired entries; return how many.
+
+    A table co-partitioned with its stream sweeps only `partitions` (those this worker owns)
+    and sends each tombstone to the partition the entry was written under. A table with
+    use_partitioner sweeps every local entry: its tombstone follows the key's hash, exactly
+    as the write did."""
     removed = 0
     for key, value in list(table.items()):
-        if expired(value, now, ttl) and value.get("partition") in partitions:
-            table.data.pop(key, None)
-            table.send_changelog(value["partition"], key, None, value_serializer="raw")
-            removed += 1
+        if not expired(value, now, ttl):
+            continue
+        if table.use_partitioner:
+            partition = None
+        elif value.get("partition") in (partitions or ()):
+            partition = value["partition"]
+        else:
+            continue
+        table.data.pop(key, None)
+        table.send_changelog(partition, key, None, value_serializer="raw")
+        removed += 1
     return removed
 
 

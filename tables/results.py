@@ -3,9 +3,13 @@
 Expiry is enforced here (tombstones reach the changelog), not by RocksDB TTL, so a restored
 worker never serves an entry that had expired.
 
-A global table: the cache key (a log fingerprint) is unrelated to the job stream's key, so an
-entry written while handling one partition must be found while handling any other. Every
-worker reads the whole changelog; each writes under the partition of the job it handles.
+The cache key (a log fingerprint) is unrelated to the job stream's key, so an entry written
+while handling one partition must be found while handling any other. With use_partitioner a
+read searches every partition this worker holds, and the changelog partition follows the
+key's hash, so a restarted worker gets each entry back wherever it was written. With several
+workers an entry written by another one is a miss until the next rebalance: an extra model
+call, never a wrong answer. (A GlobalTable would share entries at once, but its standby
+recovery has stalled stream processing after a restart here.)
 """
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from typing import Any, Dict, Optional
 from bifrost_streams.app import app, settings
 from tables import changelog
 
-results = app.GlobalTable(
+results = app.Table(
     "result-cache",
+    use_partitioner=True,
     default=None,
     key_type=str,
     help="fingerprint|model|prompt version -> analysis; expires after BIFROST_CACHE_TTL_SECONDS.",
@@ -41,5 +46,4 @@ def store(key: str, analysis: Dict[str, Any]) -> None:
 
 @app.timer(interval=60.0, on_leader=False)
 async def expire_cache_entries() -> None:
-    changelog.sweep(results, time.time(), settings.cache_ttl_seconds,
-                 changelog.owned_partitions(app, settings.jobs_topic))
+    changelog.sweep(results, time.time(), settings.cache_ttl_seconds)

@@ -43,7 +43,7 @@ def outbox(monkeypatch):
     def delivered(partition, *_args, **_kwargs):
         # What Table.send_changelog returns: a future that knows its message's partition.
         future = asyncio.get_running_loop().create_future()
-        future.message = SimpleNamespace(partition=partition)
+        future.message = SimpleNamespace(partition=partition or 0)
         future.set_result(None)
         return future
     for table in (jobs.jobs, results.results):

@@ -1,0 +1,37 @@
+"""Expiry is ours: expired entries leave the local store and a tombstone reaches the changelog."""
+from __future__ import annotations
+
+from tables import changelog, jobs, results
+
+
+def _record_changelog(monkeypatch, table):
+    sent = []
+    monkeypatch.setattr(table, "send_changelog",
+                        lambda partition, key, value, **kw: sent.append((partition, key, value)))
+    table.data.clear()
+    return sent
+
+
+def test_cache_sweep_tombstones_expired_entries_only(monkeypatch):
+    sent = _record_changelog(monkeypatch, results.results)
+    results.results.data["old"] = {"summary": "x", "stored_at": 100.0, "partition": 2}
+    results.results.data["new"] = {"summary": "y", "stored_at": 990.0, "partition": 1}
+    assert changelog.sweep(results.results, now=1000.0, ttl=60.0) == 1
+    assert "old" not in results.results.data and "new" in results.results.data
+    # use_partitioner: the tombstone follows the key's hash, like the write did
+    assert sent == [(None, "old", None)]
+
+
+def test_jobs_sweep_touches_only_owned_partitions(monkeypatch):
+    sent = _record_changelog(monkeypatch, jobs.jobs)
+    jobs.jobs.data["mine"] = {"state": "DONE", "stored_at": 0.0, "partition": 0}
+    jobs.jobs.data["theirs"] = {"state": "DONE", "stored_at": 0.0, "partition": 1}
+    assert changelog.sweep(jobs.jobs, now=1000.0, ttl=10.0, partitions={0}) == 1
+    assert sent == [(0, "mine", None)]
+    assert "theirs" in jobs.jobs.data
+
+
+def test_an_expired_cache_entry_reads_as_a_miss():
+    assert changelog.expired({"stored_at": 0.0}, now=100.0, ttl=50.0)
+    assert not changelog.expired({"stored_at": 80.0}, now=100.0, ttl=50.0)
+    assert not changelog.expired(None, now=100.0, ttl=50.0)
