@@ -23,6 +23,7 @@ from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
 from bifrost_streams.providers.base import Answer
 from bifrost_streams.providers.ollama import OllamaProvider
 from bifrost_streams.providers.router import ModelRouter
+from bifrost_streams.providers.rules import RulesProvider
 from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.redaction import redact
 from bifrost_streams.singleflight import SingleFlight
@@ -35,7 +36,9 @@ jobs_topic = app.topic(settings.jobs_topic, key_type=str, value_type=AnalysisReq
                        internal=True)
 
 router = ModelRouter([OllamaProvider(settings.ollama_url, settings.ollama_model,
-                                     settings.ollama_timeout)])
+                                     settings.ollama_timeout)]
+                     + ([RulesProvider()] if settings.fallback == "rules" else []),
+                     breaker_open_seconds=settings.breaker_open_seconds)
 running_jobs: SingleFlight[Dict[str, Any]] = SingleFlight()
 running_analyses: SingleFlight[Answer] = SingleFlight()
 
@@ -120,7 +123,10 @@ async def _ask_model(key: str, redacted: str, request: AnalysisRequest,
     prompt = build_prompt(redacted, service=extra["service_name"],
                           environment=extra["environment"], priority=request.priority)
     answer = await router.analyze(prompt, _deadline(request))
-    results.store(key, dataclasses.asdict(answer))
+    # A fallback answer is not the cached model's: caching it would keep serving the
+    # fallback for a day after the model is back.
+    if answer.model == router.default_model:
+        results.store(key, dataclasses.asdict(answer))
     return answer
 
 

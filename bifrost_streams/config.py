@@ -148,6 +148,9 @@ OPTIONS: Mapping[str, Option] = {
                         "local"),
     "ollama_url": Option("BIFROST_OLLAMA_URL", "ollama.url", _http_url,
                          "http://localhost:11434"),
+    "fallback": Option("BIFROST_FALLBACK", "model.fallback", _one_of("rules", "none"), "rules"),
+    "breaker_open_seconds": Option("BIFROST_BREAKER_OPEN_SECONDS", "model.breaker_open_seconds",
+                                   _seconds_between(1, 3600), 60),
     "ollama_model": Option("BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral"),
     "ollama_timeout": Option("BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120),
     "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "0.0.0.0"),
@@ -185,6 +188,8 @@ class Settings:
     heimdall_database_url: Optional[str]
     ai_source: str
     ollama_url: str
+    fallback: str
+    breaker_open_seconds: float
     ollama_model: str
     ollama_timeout: float
     web_host: str

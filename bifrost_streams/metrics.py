@@ -17,6 +17,8 @@ REQUEST_LATENCY = Histogram("bifrost_request_latency_seconds",
                             "request consumed to result published", ["path"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                                      60))
+BREAKER_STATE = Gauge("bifrost_breaker_state",
+                      "circuit breaker per provider: 0 closed, 1 half-open, 2 open", ["provider"])
 IN_FLIGHT = Gauge("bifrost_in_flight_requests", "requests being analysed right now")
 LOG_FETCH = Counter("bifrost_log_fetch_total", "reads of Heimdall's log_entries", ["outcome"])
 PERSISTED = Counter("bifrost_persisted_results_total", "results written to PostgreSQL",

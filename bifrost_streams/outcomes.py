@@ -45,7 +45,7 @@ def succeeded(request: AnalysisRequest, answer: Answer, extra: Dict[str, Any],
         token_usage=zero_usage() if cache_hit else answer.token_usage,
         latency_ms=_elapsed_ms(request), error_code=None, error_message=None,
         trace_id=request.trace_id, log_id=request.log_id, timestamp=result_timestamp(),
-        result={**extra, "provider": answer.provider, "cache_hit": cache_hit,
+        result={**extra, **answer.extra, "provider": answer.provider, "cache_hit": cache_hit,
                 "model_latency_ms": 0 if cache_hit else answer.latency_ms},
     )
 

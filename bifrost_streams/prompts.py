@@ -33,4 +33,6 @@ def build_prompt(log_text: str, *, service: str | None, environment: str | None,
                                                environment=environment or "unknown",
                                                priority=priority or "unknown", log=log_text),
         version=version,
+        log=log_text,
+        priority=priority or "",
     )

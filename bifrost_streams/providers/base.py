@@ -10,6 +10,8 @@ class Prompt:
     system: str
     user: str
     version: str
+    log: str = ""  # the redacted log text alone, for providers that read it without a model
+    priority: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ validation error; then the next provider in the chain gets its turn.
 from __future__ import annotations
 
 import asyncio
-from typing import List, Sequence
+import dataclasses
+from typing import Dict, List, Sequence
 
 import structlog
 from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
@@ -17,6 +18,7 @@ from .. import codes, metrics
 from ..codes import JobFailed
 from .answer import answer_schema
 from .base import Answer, InvalidAnswer, Prompt, Provider, ProviderError
+from .breaker import STATE_VALUES, Breaker
 
 log = structlog.get_logger("bifrost.providers")
 TRANSIENT_ATTEMPTS = 3
@@ -27,18 +29,32 @@ def _transient(exc: BaseException) -> bool:
 
 
 def retry_prompt(prompt: Prompt, error: str, text: str) -> Prompt:
-    return Prompt(system=prompt.system,
-                  user=f"{prompt.user}\n\nYour previous answer was rejected: {error}\n"
-                       f"Previous answer: {text[:2000]}\nAnswer again with valid JSON only.",
-                  version=prompt.version)
+    return dataclasses.replace(
+        prompt, user=f"{prompt.user}\n\nYour previous answer was rejected: {error}\n"
+                     f"Previous answer: {text[:2000]}\nAnswer again with valid JSON only.")
 
 
 class ModelRouter:
-    def __init__(self, providers: Sequence[Provider]) -> None:
+    def __init__(self, providers: Sequence[Provider], breaker_open_seconds: float = 60.0) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
         self.providers: List[Provider] = list(providers)
         self.schema = answer_schema()
+        self.breakers: Dict[str, Breaker] = {
+            p.name: self._breaker(p.name, breaker_open_seconds) for p in providers}
+
+    @staticmethod
+    def _breaker(name: str, open_seconds: float) -> Breaker:
+        gauge = metrics.BREAKER_STATE.labels(name)
+        gauge.set(0)
+
+        def changed(state: str) -> None:
+            gauge.set(STATE_VALUES[state])
+            log.warning("circuit_breaker", provider=name, state=state)
+        return Breaker(open_seconds=open_seconds, on_change=changed)
+
+    def breaker_states(self) -> Dict[str, str]:
+        return {name: breaker.state for name, breaker in self.breakers.items()}
 
     @property
     def default_model(self) -> str:
@@ -77,19 +93,29 @@ class ModelRouter:
             wait=wait_exponential_jitter(initial=0.5, max=8),
             reraise=True,
         )
+        breaker = self.breakers[provider.name]
         async for attempt in retrying:
             with attempt:
+                if not breaker.allow():
+                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "refused").inc()
+                    raise ProviderError(f"circuit open for {provider.name}", transient=False)
                 started = loop.time()
                 try:
                     answer = await provider.analyze(prompt, self.schema, deadline)
                 except InvalidAnswer:
+                    breaker.record(True)  # it answered: the backend is up
                     metrics.MODEL_CALLS.labels(provider.name, provider.model, "invalid").inc()
                     raise
                 except ProviderError:
+                    breaker.record(False)
                     metrics.MODEL_CALLS.labels(provider.name, provider.model, "error").inc()
+                    raise
+                except BaseException:
+                    breaker.record(False)  # cancelled or crashed: frees a half-open trial
                     raise
                 finally:
                     metrics.MODEL_LATENCY.labels(provider.name).observe(loop.time() - started)
+                breaker.record(True)
                 metrics.MODEL_CALLS.labels(provider.name, provider.model, "ok").inc()
                 return answer
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

@@ -7,6 +7,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bifrost_streams.app import app, bootstrap, settings
+from agents import analysis
 from tables.jobs import jobs
 from tables.results import results
 
@@ -34,7 +35,8 @@ def status_document() -> Dict[str, Any]:
                    "jobs": settings.jobs_topic},
         "consumer": _consumer_state(),
         "model": {"source": settings.ai_source, "ollama_url": settings.ollama_url,
-                  "model": settings.ollama_model},
+                  "model": settings.ollama_model, "fallback": settings.fallback,
+                  "breakers": analysis.router.breaker_states()},
         "persistence": {"enabled": settings.database_url is not None},
         "tables": {"jobs": len(jobs), "result_cache": len(results)},
     }

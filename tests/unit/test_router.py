@@ -60,3 +60,15 @@ async def test_the_request_deadline_bounds_retries():
 def test_a_router_needs_a_provider():
     with pytest.raises(ValueError):
         ModelRouter([])
+
+
+async def test_a_down_provider_falls_back_and_its_breaker_opens():
+    down = StubProvider("ollama", [ProviderError("refused", transient=False)] * 20)
+    rules = StubProvider("rules", [], model="rules-v1")
+    router = ModelRouter([down, rules])
+    for _ in range(8):
+        assert (await router.analyze(PROMPT, deadline())).provider == "rules"
+    assert router.breaker_states()["ollama"] == "open"
+    calls = len(down.prompts)
+    await router.analyze(PROMPT, deadline())
+    assert len(down.prompts) == calls, "an open breaker refuses without calling"
