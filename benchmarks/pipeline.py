@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -70,8 +71,8 @@ async def produce(bootstrap: str, topic: str, messages: List[Tuple[bytes, bytes]
 
 
 async def watch(bootstrap: str, topic: str, keys: set, timeout: float,
-                from_end: bool = False) -> Dict[str, float]:
-    """Arrival time of the first output for each key."""
+                from_end: bool = False, statuses: Counter | None = None) -> Dict[str, float]:
+    """Arrival time of the first output for each key; counts result statuses if asked."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -95,6 +96,8 @@ async def watch(bootstrap: str, topic: str, keys: set, timeout: float,
                     key = message.key.decode() if message.key else ""
                     if key in keys and key not in arrived:
                         arrived[key] = now
+                        if statuses is not None:
+                            statuses[json.loads(message.value).get("status", "?")] += 1
     finally:
         await consumer.stop()
     return arrived
@@ -167,7 +170,9 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
                   [(k.encode(), request_bytes(k, i)) for i, k in enumerate(keys)])
     await system.start()
     try:
-        arrived = await watch(bootstrap, system.target, set(keys), timeout=600)
+        statuses: Counter = Counter()
+        arrived = await watch(bootstrap, system.target, set(keys), timeout=600,
+                              statuses=statuses)
         times = sorted(arrived.values())
         throughput = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
         paced = [f"lat-{uuid.uuid4().hex}" for _ in range(int(rate * seconds))]
@@ -182,7 +187,7 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
     finally:
         await system.stop()
     latencies = sorted((received[k] - sent[k]) * 1000 for k in paced)
-    return {"throughput": throughput,
+    return {"throughput": throughput, "failed": statuses.get("FAILED", 0),
             "p50": statistics.median(latencies),
             "p95": latencies[int(len(latencies) * 0.95) - 1],
             "p99": latencies[int(len(latencies) * 0.99) - 1]}
@@ -247,7 +252,7 @@ async def run(args: argparse.Namespace) -> None:
                           Worker(pipeline_env, work, "pipeline"),
                           lambda w: w.wait_ready(180)),
         ]
-        sizes = {"bare aiokafka loop": args.messages * 10}
+        sizes = {"bare aiokafka loop": args.messages * 5}
         figures = {}
         for system in systems:
             figures[system.name] = await measure(bootstrap, system,
@@ -265,13 +270,16 @@ def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> No
     loop = figures["bare aiokafka loop"]["throughput"]
     bare = figures["bare Faust agent"]["throughput"]
     print(f"\nbifrost-streams benchmark — {args.broker_name} on 127.0.0.1, "
-          f"{os.cpu_count()} cores; backlog {args.messages} (aiokafka {args.messages * 10}), "
+          f"{os.cpu_count()} cores; backlog {args.messages} (aiokafka {args.messages * 5}), "
           f"latency at {args.rate:g} msg/s for {args.seconds:g}s")
     print(f"{'system':<22}{'msg/s':>10}{'P50 ms':>9}{'P95 ms':>9}{'P99 ms':>9}"
           f"{'÷ Faust':>9}{'÷ aiokafka':>12}")
     for name, f in figures.items():
         print(f"{name:<22}{f['throughput']:>10.0f}{f['p50']:>9.1f}{f['p95']:>9.1f}"
               f"{f['p99']:>9.1f}{f['throughput'] / bare:>9.2f}{f['throughput'] / loop:>12.3f}")
+    failed = figures["bifrost cache path"]["failed"]
+    print(f"\ncache path results with status FAILED: {failed} (must be 0: a failing path is "
+          f"not a fast one)")
     cache = figures["bifrost cache path"]["throughput"]
     print(f"\ntarget (issue 2): cache path >= 0.5 x bare Faust agent: "
           f"{cache / bare:.2f} -> {'met' if cache / bare >= 0.5 else 'NOT met'}")
@@ -279,7 +287,7 @@ def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--broker", choices=("kafka", "embedded"), default="kafka",

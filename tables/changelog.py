@@ -31,14 +31,14 @@ def sweep(table: faust.Table, now: float, ttl: float,
 
     A table co-partitioned with its stream sweeps only `partitions` (those this worker owns)
     and sends each tombstone to the partition the entry was written under. A table with
-    use_partitioner sweeps every local entry: its tombstone follows the key's hash, exactly
-    as the write did."""
+    use_partitioner sweeps every local entry: its tombstone goes where partition_for_key
+    sent the write."""
     removed = 0
     for key, value in list(table.items()):
         if not expired(value, now, ttl):
             continue
         if table.use_partitioner:
-            partition = None
+            partition = table.partition_for_key(key)
         elif value.get("partition") in (partitions or ()):
             partition = value["partition"]
         else:

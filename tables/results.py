@@ -5,8 +5,8 @@ worker never serves an entry that had expired.
 
 The cache key (a log fingerprint) is unrelated to the job stream's key, so an entry written
 while handling one partition must be found while handling any other. With use_partitioner a
-read searches every partition this worker holds, and the changelog partition follows the
-key's hash, so a restarted worker gets each entry back wherever it was written. With several
+read searches every partition this worker holds, and the changelog partition follows a
+hash of the key, so a restarted worker gets each entry back wherever it was written. With several
 workers an entry written by another one is a miss until the next rebalance: an extra model
 call, never a wrong answer. (A GlobalTable would share entries at once, but its standby
 recovery has stalled stream processing after a restart here.)
@@ -14,18 +14,33 @@ recovery has stalled stream processing after a restart here.)
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any, Dict, Optional
+
+import faust
 
 from bifrost_streams.app import app, settings
 from tables import changelog
 
-results = app.Table(
-    "result-cache",
-    use_partitioner=True,
+class KeyHashedTable(faust.Table):
+    """Changelog partition from a hash of the key, not from the event being processed.
+
+    Computed here rather than by the producer's partitioner: that one needs the changelog
+    topic's metadata, which the producer may not have yet for the first writes after start."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return zlib.crc32(str(key).encode("utf-8")) % self.app.conf.topic_partitions
+
+
+results = app.tables.add(KeyHashedTable(
+    app,
+    name="result-cache",
+    beacon=app.tables.beacon,
+    use_partitioner=True,  # reads search every local partition
     default=None,
     key_type=str,
     help="fingerprint|model|prompt version -> analysis; expires after BIFROST_CACHE_TTL_SECONDS.",
-)
+))
 
 
 def cache_key(fingerprint: str, model: str, prompt_version: str) -> str:

@@ -18,8 +18,9 @@ def test_cache_sweep_tombstones_expired_entries_only(monkeypatch):
     results.results.data["new"] = {"summary": "y", "stored_at": 990.0, "partition": 1}
     assert changelog.sweep(results.results, now=1000.0, ttl=60.0) == 1
     assert "old" not in results.results.data and "new" in results.results.data
-    # use_partitioner: the tombstone follows the key's hash, like the write did
-    assert sent == [(None, "old", None)]
+    # the tombstone goes to the partition the key hashes to, like the write did
+    assert sent == [(results.results.partition_for_key("old"), "old", None)]
+    assert 0 <= sent[0][0] < 3
 
 
 def test_jobs_sweep_touches_only_owned_partitions(monkeypatch):
