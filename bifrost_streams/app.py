@@ -71,9 +71,9 @@ app = BifrostApp(
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
     producer_acks=-1,
-    # A few milliseconds of batching: one produce request carries many results instead of
+    # Two milliseconds of batching: one produce request carries many messages instead of
     # one syscall and one broker round per message (both share the worker's cores).
-    producer_linger=0.005,
+    producer_linger=0.002,
     producer_max_request_size=max(1024 * 1024, 2 * settings.max_request_bytes),
     web_enabled=True,
     web_bind=settings.web_host,
