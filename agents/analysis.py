@@ -92,14 +92,14 @@ async def _serve(request: AnalysisRequest):
     extra: Dict[str, Any] = {"form": request.form, "service_name": request.service_name,
                              "environment": request.environment,
                              "idempotency_key": request.idempotency_key,
-                             "prompt_version": PROMPT_VERSION}
+                             "prompt_version": PROMPT_VERSION, "language": settings.language}
     try:
         text = await _log_text(request, extra)
         redacted, redactions = redact(text)
         extra["redactions"] = redactions
         extra["fingerprint"] = fp = fingerprint(redacted)
         model = router.default_model
-        key = results.cache_key(fp, model, PROMPT_VERSION)
+        key = results.cache_key(fp, model, PROMPT_VERSION, settings.language)
         cached = results.lookup(key)
         if cached is not None:
             metrics.CACHE.labels("hit").inc()
@@ -121,7 +121,8 @@ async def _serve(request: AnalysisRequest):
 async def _ask_model(key: str, redacted: str, request: AnalysisRequest,
                      extra: Dict[str, Any]) -> Answer:
     prompt = build_prompt(redacted, service=extra["service_name"],
-                          environment=extra["environment"], priority=request.priority)
+                          environment=extra["environment"], priority=request.priority,
+                          language=settings.language)
     answer = await router.analyze(prompt, _deadline(request))
     # A fallback answer is not the cached model's: caching it would keep serving the
     # fallback for a day after the model is back.

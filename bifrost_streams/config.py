@@ -151,6 +151,7 @@ OPTIONS: Mapping[str, Option] = {
     "fallback": Option("BIFROST_FALLBACK", "model.fallback", _one_of("rules", "none"), "rules"),
     "breaker_open_seconds": Option("BIFROST_BREAKER_OPEN_SECONDS", "model.breaker_open_seconds",
                                    _seconds_between(1, 3600), 60),
+    "language": Option("BIFROST_LANGUAGE", "model.language", _one_of("en", "ko"), "en"),
     "ollama_model": Option("BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral"),
     "ollama_timeout": Option("BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120),
     "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "0.0.0.0"),
@@ -189,6 +190,7 @@ class Settings:
     ai_source: str
     ollama_url: str
     fallback: str
+    language: str
     breaker_open_seconds: float
     ollama_model: str
     ollama_timeout: float

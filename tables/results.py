@@ -1,4 +1,5 @@
-"""The result cache: an analysis by (log fingerprint, model, prompt version), with expiry.
+"""The result cache: an analysis by (log fingerprint, model, prompt version, output language),
+with expiry.
 
 Expiry is enforced here (tombstones reach the changelog), not by RocksDB TTL, so a restored
 worker never serves an entry that had expired.
@@ -39,12 +40,12 @@ results = app.tables.add(KeyHashedTable(
     use_partitioner=True,  # reads search every local partition
     default=None,
     key_type=str,
-    help="fingerprint|model|prompt version -> analysis; expires after BIFROST_CACHE_TTL_SECONDS.",
+    help="fingerprint|model|prompt version|language -> analysis; expires after BIFROST_CACHE_TTL_SECONDS.",
 ))
 
 
-def cache_key(fingerprint: str, model: str, prompt_version: str) -> str:
-    return f"{fingerprint}|{model}|{prompt_version}"
+def cache_key(fingerprint: str, model: str, prompt_version: str, language: str) -> str:
+    return f"{fingerprint}|{model}|{prompt_version}|{language}"
 
 
 def lookup(key: str) -> Optional[Dict[str, Any]]:

@@ -148,3 +148,11 @@ async def test_a_model_outage_is_a_failed_result_not_a_crash(outbox, monkeypatch
     codes_seen = [value["error_code"] for _, value in outbox.sent["result"]]
     assert codes_seen == [codes.MODEL_UNAVAILABLE, None]
     assert [value["error_code"] for _, value in outbox.sent["dlq"]] == [codes.MODEL_UNAVAILABLE]
+
+
+def test_prompts_ask_for_the_configured_language():
+    from bifrost_streams.prompts import build_prompt
+    assert "in Korean" in build_prompt("ERROR x", service=None, environment=None, priority=None,
+                                       language="ko").system
+    assert "in English" in build_prompt("ERROR x", service=None, environment=None,
+                                        priority=None).system
