@@ -6,7 +6,6 @@ import random
 from collections import Counter, defaultdict
 
 import psycopg2
-import pytest
 
 from bifrost_streams import codes
 from tests.contract import check_dlq, check_result

@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
+from tests.support.http_server import ThreadedServer
+
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -27,22 +29,15 @@ def deterministic_answer(prompt: str) -> Dict[str, Any]:
             "confidence": round((digest[1] % 10) / 10, 1)}
 
 
-class FakeOllama:
+class FakeOllama(ThreadedServer):
     def __init__(self, model: str = "fake-model", latency: float = 0.0) -> None:
+        super().__init__()
         self.model = model
         self.latency = latency
         self.requests: List[Dict[str, Any]] = []
         self.fail_status: Optional[int] = None
         self.invalid_answers = 0  # answer this many chats with text that is not the schema
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._runner: Optional[web.AppRunner] = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def chats(self) -> List[Dict[str, Any]]:
         with self._lock:
@@ -53,28 +48,11 @@ class FakeOllama:
         return Counter(next(m["content"] for m in r["body"]["messages"] if m["role"] == "user")
                        for r in self.chats())
 
-    def start(self) -> "FakeOllama":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self._chat)
         app.router.add_post("/api/generate", self._generate)
         app.router.add_get("/api/tags", self._tags)
         app.router.add_post("/api/show", self._show)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
 
     async def _record(self, request: web.Request) -> Dict[str, Any]:
         body = await request.json()

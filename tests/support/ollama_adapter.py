@@ -7,18 +7,17 @@ records every prompt it forwards.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import aiohttp
 from aiohttp import web
 
+from tests.support.http_server import ThreadedServer
 from tests.support.services import free_port, wait_for
 
 
@@ -84,42 +83,18 @@ class LlamaServer:
                 self.process.wait(10)
 
 
-class OllamaAdapter:
+class OllamaAdapter(ThreadedServer):
     def __init__(self, backend_url: str, model: str = "smollm2:135m") -> None:
+        super().__init__()
         self.backend_url = backend_url
         self.model = model
         self.prompts: List[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: Optional[web.AppRunner] = None
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "OllamaAdapter":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self._chat)
         app.router.add_post("/api/generate", self._generate)
         app.router.add_get("/api/tags", self._tags)
         app.router.add_post("/api/show", self._show)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
 
     @staticmethod
     def _constraint(body: Dict[str, Any]) -> Dict[str, Any]:

@@ -6,7 +6,7 @@ from bifrost_streams import codes
 from bifrost_streams.codes import JobFailed
 from bifrost_streams.providers.base import Prompt, ProviderError
 from bifrost_streams.providers.router import ModelRouter
-from tests.support.stub_provider import StubProvider, answer, invalid, transient
+from tests.support.stub_provider import StubProvider, invalid, transient
 
 PROMPT = Prompt(system="sys", user="log line", version="v1")
 

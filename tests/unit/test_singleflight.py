@@ -1,6 +1,5 @@
 import asyncio
 
-import pytest
 
 from bifrost_streams.singleflight import SingleFlight
 
