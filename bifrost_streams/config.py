@@ -31,18 +31,23 @@ def _optional_text(value: Any) -> Optional[str]:
     return None if value in (None, "") else _text(value)
 
 
-def _int_between(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError(f"must be an integer, got {value!r}")
+def _number_between(convert: Callable[[str], Any], what: str, unit: str, low: Any,
+                    high: Any) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
         try:
-            number = int(str(value).strip())
+            if isinstance(value, bool):
+                raise ValueError
+            number = convert(str(value).strip())
         except ValueError:
-            raise ValueError(f"must be an integer, got {value!r}") from None
+            raise ValueError(f"must be {what}, got {value!r}") from None
         if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}, got {number}")
+            raise ValueError(f"must be between {low:g} and {high:g}{unit}, got {number:g}")
         return number
     return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    return _number_between(int, "an integer", "", low, high)
 
 
 def _optional_int_between(low: int, high: int) -> Callable[[Any], Optional[int]]:
@@ -51,15 +56,7 @@ def _optional_int_between(low: int, high: int) -> Callable[[Any], Optional[int]]
 
 
 def _seconds_between(low: float, high: float) -> Callable[[Any], float]:
-    def parse(value: Any) -> float:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError(f"must be a number of seconds, got {value!r}") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low:g} and {high:g} seconds, got {number:g}")
-        return number
-    return parse
+    return _number_between(float, "a number of seconds", " seconds", low, high)
 
 
 _seconds = _seconds_between(0.001, 365 * 86400)
