@@ -50,3 +50,30 @@ async def test_model_outage_falls_back_to_rules_and_recovers(pipeline_env, worke
     assert any(r["result"]["provider"] == "ollama" for r in _results_for(results, after))
     dlq = await read_all(bootstrap, env["BIFROST_DLQ_TOPIC"])
     assert dlq == [], "a fallback could serve every request: nothing belongs in the DLQ"
+
+
+async def test_an_invalid_answer_is_asked_again_then_falls_back(pipeline_env, worker_factory,
+                                                               fake_ollama):
+    env = pipeline_env
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    worker = worker_factory().start().wait_ready()
+    fake_ollama.invalid_answers = 1  # first answer breaks the schema, the retry is valid
+    first = inline_request("ERROR payment gateway answered 502 Bad Gateway", "checkout")
+    await produce(bootstrap, env["BIFROST_REQUEST_TOPIC"], as_messages([first]))
+    records = await read_topic(bootstrap, env["BIFROST_RESULT_TOPIC"], lambda rs: len(rs) >= 1,
+                               60, "the first result")
+    assert records[0]["value"]["result"]["provider"] == "ollama"
+    retry = fake_ollama.chats()[-1]["body"]["messages"][-1]["content"]
+    assert "Your previous answer was rejected" in retry
+
+    fake_ollama.invalid_answers = 2  # invalid twice: the rules provider answers
+    second = inline_request("ERROR disk full: No space left on device", "storage")
+    await produce(bootstrap, env["BIFROST_REQUEST_TOPIC"], as_messages([second]))
+    records = await read_topic(bootstrap, env["BIFROST_RESULT_TOPIC"], lambda rs: len(rs) >= 2,
+                               60, "the second result")
+    result = next(r["value"] for r in records if r["value"]["job_id"] == second["request_id"])
+    assert result["status"] == "SUCCEEDED" and result["result"]["provider"] == "rules"
+    assert result["result"]["signature"] == "disk_full"
+    _, body = worker.get("/metrics")
+    calls = [line for line in body.decode().splitlines() if "bifrost_model_calls_total{" in line]
+    assert any('outcome="invalid"' in line and line.endswith(" 3.0") for line in calls), calls
