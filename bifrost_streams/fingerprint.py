@@ -19,7 +19,9 @@ MASKS: List[Tuple[str, re.Pattern]] = [
     ("<IP>", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b")),
     ("<HEX>", re.compile(r"\b0[xX][0-9a-fA-F]+\b")),
     ("<HEX>", re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b")),
-    ("<NUM>", re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?")),
+    # A number starts a digit run not glued to a word: "after 3000ms" and "node-3" are
+    # masked, "K10" and "http2" name things and are kept whole.
+    ("<NUM>", re.compile(r"(?<![A-Za-z0-9_])[-+]?\d+(?:\.\d+)?")),
 ]
 _SPACE = re.compile(r"\s+")
 

@@ -21,5 +21,11 @@ def test_identifiers_with_digits_inside_words_are_kept():
     assert "OrderService2" in normalize("OrderService2 failed over http2")
 
 
+def test_digits_inside_an_identifier_are_not_partly_masked():
+    # Masking only the tail of "K10" would merge module-K10 with module-K114.
+    assert fingerprint("failure in module-K10") != fingerprint("failure in module-K114")
+    assert normalize("after 3000ms on node-3") == "after <NUM>ms on node-<NUM>"
+
+
 def test_white_space_is_folded():
     assert fingerprint("a   b\n\tc") == fingerprint("a b c")
