@@ -15,7 +15,7 @@ from typing import Any, Dict
 import structlog
 
 from bifrost_streams import codes, metrics
-from bifrost_streams.app import app, settings
+from bifrost_streams.app import app, redaction_rules, settings
 from bifrost_streams.codes import JobFailed
 from bifrost_streams.fingerprint import fingerprint
 from bifrost_streams.outcomes import failed, publish_job_dlq, publish_result, succeeded
@@ -95,7 +95,7 @@ async def _serve(request: AnalysisRequest):
                              "prompt_version": PROMPT_VERSION, "language": settings.language}
     try:
         text = await _log_text(request, extra)
-        redacted, redactions = redact(text)
+        redacted, redactions = redact(text, redaction_rules)
         extra["redactions"] = redactions
         extra["fingerprint"] = fp = fingerprint(redacted)
         model = router.default_model

@@ -14,6 +14,7 @@ import faust
 import structlog
 
 from . import config, embedded, structured_logging
+from .redaction import compile_rules
 from .topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
 
 
@@ -26,7 +27,9 @@ def _load_settings() -> config.Settings:
 
 
 settings = _load_settings()
-structured_logging.configure(settings.log_level)
+# The built-in secret kinds plus BIFROST_REDACTION_PATTERNS, for prompts and log lines alike.
+redaction_rules = compile_rules(settings.redaction_patterns.items())
+structured_logging.configure(settings.log_level, redaction_rules)
 log = structlog.get_logger("bifrost.app")
 bootstrap = settings.broker or embedded.ensure_running(settings.data_dir)
 

@@ -5,11 +5,12 @@ users already have). The environment wins. A bad value raises ConfigError naming
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 import yaml
 
@@ -110,6 +111,25 @@ def _http_url(value: Any) -> str:
     return text
 
 
+def _patterns(value: Any) -> Dict[str, str]:
+    """kind -> regex, from a YAML mapping or a JSON object in the environment."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError('must be a JSON object {"kind": "regex", ...}') from None
+    if not isinstance(value, Mapping):
+        raise ValueError("must map a kind to a regular expression")
+    for kind, pattern in value.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", str(kind)):
+            raise ValueError(f"kind {kind!r} must be lower_snake_case")
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ValueError(f"pattern for {kind!r} is not a valid regex: {exc}") from None
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def _store(value: Any) -> str:
     text = _text(value)
     if text not in ("rocksdb://", "memory://"):
@@ -168,6 +188,8 @@ OPTIONS: Mapping[str, Option] = {
     "session_timeout_seconds": Option("BIFROST_SESSION_TIMEOUT_SECONDS",
                                       "kafka.consumer.session_timeout_seconds",
                                       _seconds_between(6, 300), 30),
+    "redaction_patterns": Option("BIFROST_REDACTION_PATTERNS", "redaction.patterns", _patterns,
+                                 ""),
     "log_level": Option("BIFROST_LOG_LEVEL", "log_level",
                         _one_of("debug", "info", "warning", "error"), "info"),
 }
@@ -201,6 +223,7 @@ class Settings:
     job_retention_seconds: float
     log_fetch_attempts: int
     session_timeout_seconds: float
+    redaction_patterns: Dict[str, str]
     log_level: str
 
     @property

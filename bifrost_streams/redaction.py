@@ -76,5 +76,5 @@ def redact(text: str, rules: Optional[List[Rule]] = None) -> Tuple[str, Dict[str
     return text, dict(counts)
 
 
-def redact_text(text: str) -> str:
-    return redact(text)[0]
+def redact_text(text: str, rules: Optional[List[Rule]] = None) -> str:
+    return redact(text, rules)[0]

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import structlog
 
-from .redaction import redact_text
+from .redaction import Rule, redact_text
 
 
-def _redact_values(_: Any, __: str, event: Dict[str, Any]) -> Dict[str, Any]:
-    return {key: redact_text(value) if isinstance(value, str) else value
-            for key, value in event.items()}
+def configure(level: str, rules: List[Rule]) -> None:
+    def _redact_values(_: Any, __: str, event: Dict[str, Any]) -> Dict[str, Any]:
+        return {key: redact_text(value, rules) if isinstance(value, str) else value
+                for key, value in event.items()}
 
-
-def configure(level: str) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -156,3 +156,11 @@ def test_prompts_ask_for_the_configured_language():
                                        language="ko").system
     assert "in English" in build_prompt("ERROR x", service=None, environment=None,
                                         priority=None).system
+
+
+async def test_configured_redaction_patterns_reach_the_prompt_path(outbox, model, monkeypatch):
+    from bifrost_streams.redaction import compile_rules
+    monkeypatch.setattr(analysis, "redaction_rules", compile_rules([("employee_id", r"EMP-\d{6}")]))
+    await _analyse([_request({**INLINE, "log_content": "ERROR access denied for EMP-123456"})])
+    assert "EMP-123456" not in model.prompts[0].user
+    assert outbox.sent["result"][0][1]["result"]["redactions"] == {"employee_id": 1}

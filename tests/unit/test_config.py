@@ -74,3 +74,24 @@ def test_unreadable_or_disabled_kafka_config_is_refused(tmp_path):
     path.write_text("kafka:\n  enabled: false\n")
     with pytest.raises(ConfigError, match="kafka.enabled"):
         load({"BIFROST_CONFIG": str(path)})
+
+
+def test_redaction_patterns_from_environment_or_yaml(tmp_path):
+    assert load({}).redaction_patterns == {}
+    env = {"BIFROST_REDACTION_PATTERNS": '{"employee_id": "EMP-\\\\d{6}"}'}
+    assert load(env).redaction_patterns == {"employee_id": r"EMP-\d{6}"}
+    path = tmp_path / "bifrost.yaml"
+    path.write_text("redaction:\n  patterns:\n    ticket: 'TCK-[0-9]+'\n")
+    assert load({"BIFROST_CONFIG": str(path)}).redaction_patterns == {"ticket": "TCK-[0-9]+"}
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ('{"bad": "("}', "not a valid regex"),
+    ('{"Bad Kind": "x"}', "lower_snake_case"),
+    ("[1, 2]", "must map a kind"),
+    ("{not json", "JSON object"),
+])
+def test_bad_redaction_patterns_name_the_key(value, fragment):
+    with pytest.raises(ConfigError) as error:
+        load({"BIFROST_REDACTION_PATTERNS": value})
+    assert str(error.value).startswith("BIFROST_REDACTION_PATTERNS") and fragment in str(error.value)
