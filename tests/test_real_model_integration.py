@@ -32,7 +32,7 @@ async def test_results_carry_the_real_model_its_tokens_and_its_confidence(
                    BIFROST_FALLBACK="none").start().wait_ready()
     lines = ["ERROR Connection to postgres:5432 timed out after 3000ms",
              "FATAL java.lang.OutOfMemoryError: Java heap space in OrderService",
-             "ERROR TLS handshake with auth.internal failed: certificate expired"]
+             "ERROR Redis GET session:42 failed: connection refused"]
     requests = [inline_request(line, "checkout") for line in lines]
     await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["BIFROST_REQUEST_TOPIC"],
                   as_messages(requests))

@@ -58,7 +58,7 @@ class LlamaServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [binary, "-m", str(smollm2_path()), "--host", "127.0.0.1", "--port",
-             str(self.port), "-c", "4096", "-t", str(os.cpu_count() or 2), "-np", "2"],
+             str(self.port), "-c", "8192", "-t", str(os.cpu_count() or 2), "-np", "2"],
             stdout=log, stderr=subprocess.STDOUT)
         wait_for(self._healthy, 120, "llama-server to load the model", interval=0.3)
         return self
@@ -97,6 +97,14 @@ class OllamaAdapter(ThreadedServer):
         app.router.add_post("/api/show", self._show)
 
     @staticmethod
+    def _sampling(options: Dict[str, Any]) -> Dict[str, Any]:
+        """Ollama's sampling defaults, which llama-server does not share: without the
+        repeat penalty a small model loops inside a string until the token limit."""
+        defaults = {"temperature": 0.8, "repeat_penalty": 1.1, "repeat_last_n": 64,
+                    "top_k": 40, "top_p": 0.9}
+        return {name: options.get(name, value) for name, value in defaults.items()}
+
+    @staticmethod
     def _constraint(body: Dict[str, Any]) -> Dict[str, Any]:
         fmt = body.get("format")
         if isinstance(fmt, dict):
@@ -118,8 +126,10 @@ class OllamaAdapter(ThreadedServer):
         self.prompts.append(json.dumps(body["messages"]))
         options = body.get("options") or {}
         answer = await self._backend("/v1/chat/completions", {
-            "messages": body["messages"], "temperature": options.get("temperature", 0),
-            "max_tokens": options.get("num_predict", 512), **self._constraint(body)})
+            "messages": body["messages"], **self._sampling(options),
+            # Ollama does not cap the answer by default; the schema's maxLength bounds do
+            # (at most 2,600 characters). A lower cap here cut answers mid-string.
+            "max_tokens": options.get("num_predict", 2048), **self._constraint(body)})
         usage = answer.get("usage") or {}
         return web.json_response({
             "model": self.model, "created_at": "2026-01-01T00:00:00Z",
@@ -133,7 +143,7 @@ class OllamaAdapter(ThreadedServer):
         body = await request.json()
         self.prompts.append(body.get("prompt", ""))
         answer = await self._backend("/completion", {
-            "prompt": body.get("prompt", ""), "n_predict": 512, **self._constraint(body)})
+            "prompt": body.get("prompt", ""), "n_predict": 2048, **self._constraint(body)})
         return web.json_response({
             "model": self.model, "created_at": "2026-01-01T00:00:00Z",
             "response": answer.get("content", ""), "done": True,
