@@ -11,7 +11,8 @@ from typing import List, Tuple
 
 # Order matters: the specific shapes must be masked before the generic number rule eats them.
 MASKS: List[Tuple[str, re.Pattern]] = [
-    ("<TS>", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")),
+    ("<TS>", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+                        r"(?:Z|[+-]\d{2}:?\d{2})?")),
     ("<TS>", re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b")),
     ("<DATE>", re.compile(r"\b\d{4}[-/]\d{2}[-/]\d{2}\b")),
     ("<UUID>", re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"

@@ -6,7 +6,8 @@ table would be read from the wrong partitions. This check runs before Faust decl
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Dict, Iterable, List, Optional
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -18,17 +19,23 @@ class PartitionMismatch(RuntimeError):
     """Existing topics disagree on the partition count; the worker must not start."""
 
 
-async def existing_partitions(bootstrap: str, names: Iterable[str]) -> Dict[str, int]:
+@asynccontextmanager
+async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bifrost-preflight")
     await admin.start()
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def existing_partitions(bootstrap: str, names: Iterable[str]) -> Dict[str, int]:
+    async with _admin(bootstrap) as admin:
         # Describe only what is listed: some brokers (noida-db, or Kafka with
         # auto.create.topics.enable) create a topic with 1 partition when asked about it.
         present = set(await admin.list_topics())
         wanted = [name for name in names if name in present]
         described = await admin.describe_topics(wanted) if wanted else []
-    finally:
-        await admin.close()
     return {t["topic"]: len(t["partitions"]) for t in described
             if t.get("error_code", 0) == 0 and t.get("partitions")}
 
@@ -52,16 +59,12 @@ def decide_partitions(configured: Optional[int], request_topic: str, internal: L
 
 
 async def create_missing(bootstrap: str, wanted: Dict[str, int], replication: int) -> List[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bifrost-preflight")
-    await admin.start()
     created = []
-    try:
+    async with _admin(bootstrap) as admin:
         for name, partitions in wanted.items():
             try:
                 await admin.create_topics([NewTopic(name, partitions, replication)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
-    finally:
-        await admin.close()
     return created

@@ -18,7 +18,8 @@ jobs = app.Table(
     "jobs",
     default=None,
     key_type=str,
-    help="Idempotency key -> {state, job_id, result} of finished jobs: duplicates never reach the model twice.",
+    help="Idempotency key -> {state, job_id, result} of finished jobs: duplicates never "
+         "reach the model twice.",
 )
 
 

@@ -7,8 +7,8 @@ worker never serves an entry that had expired.
 The cache key (a log fingerprint) is unrelated to the job stream's key, so an entry written
 while handling one partition must be found while handling any other. With use_partitioner a
 read searches every partition this worker holds, and the changelog partition follows a
-hash of the key, so a restarted worker gets each entry back wherever it was written. With several
-workers an entry written by another one is a miss until the next rebalance: an extra model
+hash of the key, so a restarted worker gets each entry back wherever it was written. With
+several workers an entry written by another one is a miss until the next rebalance: an extra model
 call, never a wrong answer. (A GlobalTable would share entries at once, but its standby
 recovery has stalled stream processing after a restart here.)
 """
@@ -40,7 +40,8 @@ results = app.tables.add(KeyHashedTable(
     use_partitioner=True,  # reads search every local partition
     default=None,
     key_type=str,
-    help="fingerprint|model|prompt version|language -> analysis; expires after BIFROST_CACHE_TTL_SECONDS.",
+    help="fingerprint|model|prompt version|language -> analysis; expires after "
+         "BIFROST_CACHE_TTL_SECONDS.",
 ))
 
 

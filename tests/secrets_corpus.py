@@ -34,7 +34,7 @@ def secrets(count_per_kind: int = 16, seed: int = 7) -> List[Tuple[str, str, str
         aws = "AKIA" + _rand(rng, up + dig, 16)
         aws_secret = _rand(rng, alnum + "/+", 40)
         bearer = _rand(rng, alnum, 32)
-        header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256"}).encode()).decode().rstrip("=")
+        header = base64.urlsafe_b64encode(b'{"alg": "HS256"}').decode().rstrip("=")
         claims = base64.urlsafe_b64encode(json.dumps({"sub": str(i)}).encode()).decode().rstrip("=")
         jwt = f"{header}.{claims}.{_rand(rng, alnum + '_-', 43)}"
         password = _rand(rng, alnum + "!#%", 14)

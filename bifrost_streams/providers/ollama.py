@@ -42,7 +42,8 @@ class OllamaProvider:
             raise ProviderError(f"ollama answered {exc.status_code}: {exc.error}",
                                 transient=exc.status_code >= 500) from None
         except (httpx.TransportError, ConnectionError, OSError) as exc:
-            raise ProviderError(f"ollama unreachable at {self.url}: {exc!r}", transient=True) from None
+            raise ProviderError(f"ollama unreachable at {self.url}: {exc!r}",
+                                transient=True) from None
         parsed = parse_answer(response.message.content or "")
         return Answer(
             summary=parsed.summary, root_cause=parsed.root_cause,

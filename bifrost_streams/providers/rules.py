@@ -44,10 +44,12 @@ SIGNATURES: List[Signature] = [
          "The container exits shortly after start; its own log holds the first error.",
          "Read the previous container log (kubectl logs --previous) and fix the start-up error.",
          "HIGH", 0.55),
-    _sig("heap", r"OutOfMemoryError|Java heap space|MemoryError|out of memory|Cannot allocate memory",
+    _sig("heap", r"OutOfMemoryError|Java heap space|MemoryError|out of memory|"
+                 r"Cannot allocate memory",
          "The process ran out of memory.",
          "Heap or process memory was exhausted, by load or by a leak.",
-         "Check memory usage over time and heap dumps; raise the limit only after ruling out a leak.",
+         "Check memory usage over time and heap dumps; raise the limit only after ruling out "
+         "a leak.",
          "CRITICAL", 0.55),
     _sig("disk_full", r"No space left on device|disk (is )?full|ENOSPC|disk usage .*9\d%",
          "A disk is full or nearly full.",

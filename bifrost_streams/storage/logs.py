@@ -63,7 +63,8 @@ async def fetch_log(dsn: Optional[str], log_id: int, attempts: int) -> LogEntry:
     except _NotYet:
         metrics.LOG_FETCH.labels("not_found").inc()
         raise JobFailed(codes.LOG_NOT_FOUND,
-                        f"log_entries has no row with id {log_id} after {attempts} attempts") from None
+                        f"log_entries has no row with id {log_id} after {attempts} attempts"
+                        ) from None
     except (psycopg2.Error, OSError, asyncio.TimeoutError) as exc:
         metrics.LOG_FETCH.labels("error").inc()
         raise JobFailed(codes.LOG_SOURCE_UNAVAILABLE,

@@ -94,4 +94,5 @@ def test_redaction_patterns_from_environment_or_yaml(tmp_path):
 def test_bad_redaction_patterns_name_the_key(value, fragment):
     with pytest.raises(ConfigError) as error:
         load({"BIFROST_REDACTION_PATTERNS": value})
-    assert str(error.value).startswith("BIFROST_REDACTION_PATTERNS") and fragment in str(error.value)
+    assert str(error.value).startswith("BIFROST_REDACTION_PATTERNS")
+    assert fragment in str(error.value)
