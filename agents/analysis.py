@@ -21,7 +21,9 @@ from bifrost_streams.fingerprint import fingerprint
 from bifrost_streams.outcomes import failed, publish_job_dlq, publish_result, succeeded
 from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
 from bifrost_streams.providers.base import Answer
+from bifrost_streams.providers.bedrock import BedrockProvider
 from bifrost_streams.providers.ollama import OllamaProvider
+from bifrost_streams.providers.policy import Route
 from bifrost_streams.providers.router import ModelRouter
 from bifrost_streams.providers.rules import RulesProvider
 from bifrost_streams.records import AnalysisRequest
@@ -35,9 +37,16 @@ log = structlog.get_logger("bifrost.analysis")
 jobs_topic = app.topic(settings.jobs_topic, key_type=str, value_type=AnalysisRequest,
                        internal=True)
 
-router = ModelRouter([OllamaProvider(settings.ollama_url, settings.ollama_model,
-                                     settings.ollama_timeout)]
-                     + ([RulesProvider()] if settings.fallback == "rules" else []),
+PROVIDERS = {
+    "ollama": lambda: OllamaProvider(settings.ollama_url, settings.ollama_model,
+                                     settings.ollama_timeout),
+    # The cloud provider redacts with the same rules itself, even with BIFROST_REDACTION=off.
+    "bedrock": lambda: BedrockProvider(settings.bedrock_model, settings.bedrock_region,
+                                       settings.bedrock_timeout, redaction_rules,
+                                       settings.bedrock_endpoint_url),
+    "rules": RulesProvider,
+}
+router = ModelRouter([PROVIDERS[name]() for name in settings.provider_chain],
                      breaker_open_seconds=settings.breaker_open_seconds)
 running_jobs: SingleFlight[Dict[str, Any]] = SingleFlight()
 running_analyses: SingleFlight[Answer] = SingleFlight()
@@ -95,18 +104,21 @@ async def _serve(request: AnalysisRequest):
                              "prompt_version": PROMPT_VERSION, "language": settings.language}
     try:
         text = await _log_text(request, extra)
-        redacted, redactions = redact(text, redaction_rules)
-        extra["redactions"] = redactions
-        extra["fingerprint"] = fp = fingerprint(redacted)
-        model = router.default_model
-        key = results.cache_key(fp, model, PROMPT_VERSION, settings.language)
+        if settings.redaction:
+            text, extra["redactions"] = redact(text, redaction_rules)
+        extra["fingerprint"] = fp = fingerprint(text)
+        chosen = router.route(request.model_policy)
+        if chosen.note is not None:
+            extra["model_policy"] = chosen.note
+        key = results.cache_key(fp, router.first_model(chosen), PROMPT_VERSION,
+                                settings.language)
         cached = results.lookup(key)
         if cached is not None:
             metrics.CACHE.labels("hit").inc()
             return succeeded(request, _answer(cached), extra, cache_hit=True)
         metrics.CACHE.labels("miss").inc()
         answer, shared = await running_analyses.do(
-            key, lambda: _ask_model(key, redacted, request, extra))
+            key, lambda: _ask_model(key, chosen, text, request, extra))
         return succeeded(request, answer, extra, cache_hit=shared)
     except JobFailed as failure:
         await publish_job_dlq(request, failure.code, failure.message)
@@ -118,15 +130,15 @@ async def _serve(request: AnalysisRequest):
         return failed(request, codes.INTERNAL_ERROR, message, extra)
 
 
-async def _ask_model(key: str, redacted: str, request: AnalysisRequest,
+async def _ask_model(key: str, chosen: Route, text: str, request: AnalysisRequest,
                      extra: Dict[str, Any]) -> Answer:
-    prompt = build_prompt(redacted, service=extra["service_name"],
+    prompt = build_prompt(text, service=extra["service_name"],
                           environment=extra["environment"], priority=request.priority,
                           language=settings.language)
-    answer = await router.analyze(prompt, _deadline(request))
-    # A fallback answer is not the cached model's: caching it would keep serving the
+    answer = await router.analyze(prompt, _deadline(request), chosen)
+    # A fallback answer is not the first choice's: caching it would keep serving the
     # fallback for a day after the model is back.
-    if answer.model == router.default_model:
+    if (answer.provider, answer.model) == (chosen.steps[0][0], router.first_model(chosen)):
         results.store(key, dataclasses.asdict(answer))
     return answer
 
@@ -136,10 +148,13 @@ def _answer(cached: Dict[str, Any]) -> Answer:
     return Answer(**{name: value for name, value in cached.items() if name in fields})
 
 
+# Without a timeout_ms, each model provider in the chain may use its whole own timeout.
+DEFAULT_BUDGET = sum(getattr(provider, "timeout", 0.0) for provider in router.providers.values())
+
+
 def _deadline(request: AnalysisRequest) -> float:
-    """The request's timeout_ms counts from when it was received; else the model timeout."""
-    budget = (request.timeout_ms / 1000 if request.timeout_ms
-              else settings.ollama_timeout)
+    """The request's timeout_ms counts from when it was received."""
+    budget = request.timeout_ms / 1000 if request.timeout_ms else DEFAULT_BUDGET
     spent = time.time() - request.received_at
     return asyncio.get_running_loop().time() + max(0.0, budget - spent)
 

@@ -130,6 +130,33 @@ def _patterns(value: Any) -> Dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+PROVIDER_NAMES = ("ollama", "bedrock", "rules")
+
+
+def _fallback(value: Any) -> tuple:
+    """The providers tried, in order, after the AI source's own: 'bedrock,rules', or 'none'."""
+    text = _text(value).lower()
+    if text == "none":
+        return ()
+    names = tuple(part.strip() for part in text.split(","))
+    for name in names:
+        if name not in PROVIDER_NAMES:
+            raise ValueError(f"must list providers from {', '.join(PROVIDER_NAMES)} "
+                             f"(or be 'none'), got {name!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names a provider twice: {text!r}")
+    return names
+
+
+def _on_off(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text not in ("on", "off", "true", "false"):
+        raise ValueError(f"must be on or off, got {value!r}")
+    return text in ("on", "true")
+
+
 def _store(value: Any) -> str:
     text = _text(value)
     if text not in ("rocksdb://", "memory://"):
@@ -165,7 +192,14 @@ OPTIONS: Mapping[str, Option] = {
                         "local"),
     "ollama_url": Option("BIFROST_OLLAMA_URL", "ollama.url", _http_url,
                          "http://localhost:11434"),
-    "fallback": Option("BIFROST_FALLBACK", "model.fallback", _one_of("rules", "none"), "rules"),
+    "fallback": Option("BIFROST_FALLBACK", "model.fallback", _fallback, "rules"),
+    "bedrock_model": Option("BIFROST_BEDROCK_MODEL", "bedrock.model", _text,
+                            "anthropic.claude-3-sonnet-20240229-v1:0"),
+    "bedrock_region": Option("BIFROST_BEDROCK_REGION", "bedrock.region", _text, "us-east-1"),
+    "bedrock_endpoint_url": Option("BIFROST_BEDROCK_ENDPOINT_URL", "bedrock.endpoint_url",
+                                   lambda v: None if v in (None, "") else _http_url(v), None),
+    "bedrock_timeout": Option("BIFROST_BEDROCK_TIMEOUT", "bedrock.timeout", _seconds, 120),
+    "redaction": Option("BIFROST_REDACTION", "redaction.enabled", _on_off, "on"),
     "breaker_open_seconds": Option("BIFROST_BREAKER_OPEN_SECONDS", "model.breaker_open_seconds",
                                    _seconds_between(1, 3600), 60),
     "language": Option("BIFROST_LANGUAGE", "model.language", _one_of("en", "ko"), "en"),
@@ -208,7 +242,12 @@ class Settings:
     heimdall_database_url: Optional[str]
     ai_source: str
     ollama_url: str
-    fallback: str
+    fallback: tuple
+    bedrock_model: str
+    bedrock_region: str
+    bedrock_endpoint_url: Optional[str]
+    bedrock_timeout: float
+    redaction: bool
     language: str
     breaker_open_seconds: float
     ollama_model: str
@@ -230,6 +269,14 @@ class Settings:
     def log_database_url(self) -> Optional[str]:
         """Heimdall's log_entries live in our database unless told otherwise."""
         return self.heimdall_database_url or self.database_url
+
+    @property
+    def first_provider(self) -> str:
+        return "bedrock" if self.ai_source == "cloud" else "ollama"
+
+    @property
+    def provider_chain(self) -> tuple:
+        return (self.first_provider,) + self.fallback
 
     @property
     def jobs_topic(self) -> str:
@@ -284,7 +331,7 @@ def load(environ: Optional[Mapping[str, str]] = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     settings = Settings(**values)
-    if settings.ai_source == "cloud":
-        raise ConfigError("BIFROST_AI_SOURCE: 'cloud' needs the Bedrock provider, which this "
-                          "version does not ship yet; use 'local'")
+    if settings.first_provider in settings.fallback:
+        raise ConfigError(f"BIFROST_FALLBACK: names {settings.first_provider!r}, which "
+                          f"BIFROST_AI_SOURCE={settings.ai_source} already puts first")
     return settings

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Protocol
+from typing import Any, Dict, Optional, Protocol
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,14 @@ class Answer:
 
 
 class ProviderError(Exception):
-    """The backend did not answer. transient=True means a retry may succeed."""
+    """No answer. transient=True means a retry may succeed; answered=True means the backend is
+    up but refused this request (an unknown model, a bad parameter), which its circuit
+    breaker must not count against it."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, answered: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.answered = answered
 
 
 class InvalidAnswer(Exception):
@@ -55,5 +58,7 @@ class Provider(Protocol):
     name: str
     model: str
 
-    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
-        """Ask the model; deadline is a loop.time() by which the call must have returned."""
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
+                      model: Optional[str] = None) -> Answer:
+        """Ask `model` (default: the provider's own); deadline is a loop.time() by which the
+        call must have returned."""

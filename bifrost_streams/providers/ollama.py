@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import httpx
 import ollama
@@ -21,14 +21,16 @@ class OllamaProvider:
         self.timeout = timeout
         self._client = ollama.AsyncClient(host=url, timeout=timeout)
 
-    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
+                      model: Optional[str] = None) -> Answer:
+        model = model or self.model
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise ProviderError("deadline passed before the call", transient=False)
         started = time.perf_counter()
         try:
             response = await asyncio.wait_for(self._client.chat(
-                model=self.model,
+                model=model,
                 messages=[{"role": "system", "content": prompt.system},
                           {"role": "user", "content": prompt.user}],
                 format=schema,
@@ -40,7 +42,8 @@ class OllamaProvider:
         except ollama.ResponseError as exc:
             # 404: the model is not pulled; 4xx will not heal by retrying, 5xx may.
             raise ProviderError(f"ollama answered {exc.status_code}: {exc.error}",
-                                transient=exc.status_code >= 500) from None
+                                transient=exc.status_code >= 500,
+                                answered=400 <= exc.status_code < 500) from None
         except (httpx.TransportError, ConnectionError, OSError) as exc:
             raise ProviderError(f"ollama unreachable at {self.url}: {exc!r}",
                                 transient=True) from None
@@ -48,7 +51,7 @@ class OllamaProvider:
         return Answer(
             summary=parsed.summary, root_cause=parsed.root_cause,
             recommendation=parsed.recommendation, severity=parsed.severity,
-            confidence=parsed.confidence, model=response.model or self.model, provider=self.name,
+            confidence=parsed.confidence, model=response.model or model, provider=self.name,
             prompt_tokens=response.prompt_eval_count or 0,
             completion_tokens=response.eval_count or 0,
             latency_ms=int((time.perf_counter() - started) * 1000),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import structlog
 from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
@@ -19,6 +19,7 @@ from ..codes import JobFailed
 from .answer import answer_schema
 from .base import Answer, InvalidAnswer, Prompt, Provider, ProviderError
 from .breaker import STATE_VALUES, Breaker
+from .policy import Route, route
 
 log = structlog.get_logger("bifrost.providers")
 TRANSIENT_ATTEMPTS = 3
@@ -38,7 +39,8 @@ class ModelRouter:
     def __init__(self, providers: Sequence[Provider], breaker_open_seconds: float = 60.0) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
-        self.providers: List[Provider] = list(providers)
+        self.providers: Dict[str, Provider] = {p.name: p for p in providers}
+        self.default_route = route(None, list(self.providers))
         self.schema = answer_schema()
         self.breakers: Dict[str, Breaker] = {
             p.name: self._breaker(p.name, breaker_open_seconds) for p in providers}
@@ -56,17 +58,27 @@ class ModelRouter:
     def breaker_states(self) -> Dict[str, str]:
         return {name: breaker.state for name, breaker in self.breakers.items()}
 
+    def route(self, model_policy: Optional[Dict[str, object]]) -> Route:
+        return route(model_policy, list(self.providers))
+
+    def first_model(self, chosen: Route) -> str:
+        """The model a route asks first: the one its answers are cached under."""
+        name, model = chosen.steps[0]
+        return model or self.providers[name].model
+
     @property
     def default_model(self) -> str:
-        return self.providers[0].model
+        return self.first_model(self.default_route)
 
-    async def analyze(self, prompt: Prompt, deadline: float) -> Answer:
-        """Return the first valid answer along the chain, or raise JobFailed."""
+    async def analyze(self, prompt: Prompt, deadline: float,
+                      chosen: Optional[Route] = None) -> Answer:
+        """Return the first valid answer along the route, or raise JobFailed."""
         failures: List[str] = []
         code = codes.MODEL_UNAVAILABLE
-        for provider in self.providers:
+        for name, model in (chosen or self.default_route).steps:
+            provider = self.providers[name]
             try:
-                return await self._ask(provider, prompt, deadline)
+                return await self._ask(provider, model, prompt, deadline)
             except InvalidAnswer as exc:
                 code = codes.MODEL_INVALID_ANSWER
                 failures.append(f"{provider.name}: {exc}")
@@ -77,14 +89,17 @@ class ModelRouter:
                 break
         raise JobFailed(code, "; ".join(failures))
 
-    async def _ask(self, provider: Provider, prompt: Prompt, deadline: float) -> Answer:
+    async def _ask(self, provider: Provider, model: Optional[str], prompt: Prompt,
+                   deadline: float) -> Answer:
         try:
-            return await self._call(provider, prompt, deadline)
+            return await self._call(provider, model, prompt, deadline)
         except InvalidAnswer as exc:
             log.warning("invalid_answer_retrying", provider=provider.name, error=str(exc))
-            return await self._call(provider, retry_prompt(prompt, str(exc), exc.text), deadline)
+            return await self._call(provider, model, retry_prompt(prompt, str(exc), exc.text),
+                                    deadline)
 
-    async def _call(self, provider: Provider, prompt: Prompt, deadline: float) -> Answer:
+    async def _call(self, provider: Provider, model: Optional[str], prompt: Prompt,
+                    deadline: float) -> Answer:
         loop = asyncio.get_running_loop()
         retrying = AsyncRetrying(
             retry=retry_if_exception(_transient),
@@ -94,21 +109,23 @@ class ModelRouter:
             reraise=True,
         )
         breaker = self.breakers[provider.name]
+        calls = metrics.MODEL_CALLS
+        model_name = model or provider.model
         async for attempt in retrying:
             with attempt:
                 if not breaker.allow():
-                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "refused").inc()
+                    calls.labels(provider.name, model_name, "refused").inc()
                     raise ProviderError(f"circuit open for {provider.name}", transient=False)
                 started = loop.time()
                 try:
-                    answer = await provider.analyze(prompt, self.schema, deadline)
+                    answer = await provider.analyze(prompt, self.schema, deadline, model)
                 except InvalidAnswer:
                     breaker.record(True)  # it answered: the backend is up
-                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "invalid").inc()
+                    calls.labels(provider.name, model_name, "invalid").inc()
                     raise
-                except ProviderError:
-                    breaker.record(False)
-                    metrics.MODEL_CALLS.labels(provider.name, provider.model, "error").inc()
+                except ProviderError as exc:
+                    breaker.record(exc.answered)
+                    calls.labels(provider.name, model_name, "error").inc()
                     raise
                 except BaseException:
                     breaker.record(False)  # cancelled or crashed: frees a half-open trial
@@ -116,6 +133,6 @@ class ModelRouter:
                 finally:
                     metrics.MODEL_LATENCY.labels(provider.name).observe(loop.time() - started)
                 breaker.record(True)
-                metrics.MODEL_CALLS.labels(provider.name, provider.model, "ok").inc()
+                calls.labels(provider.name, model_name, "ok").inc()
                 return answer
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover

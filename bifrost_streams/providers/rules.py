@@ -118,7 +118,8 @@ class RulesProvider:
     name = "rules"
     model = MODEL
 
-    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
+                      model: Optional[str] = None) -> Answer:
         started = time.perf_counter()
         signature = match(prompt.log)
         if signature is None:

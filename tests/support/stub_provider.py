@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Optional, Union
 
 from bifrost_streams.providers.base import Answer, InvalidAnswer, Prompt, ProviderError
 
@@ -23,10 +23,14 @@ class StubProvider:
         self.model = model
         self.outcomes = list(outcomes)
         self.prompts: List[Prompt] = []
+        self.models: List[Optional[str]] = []
 
-    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float) -> Answer:
+    async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
+                      model: Optional[str] = None) -> Answer:
         self.prompts.append(prompt)
-        outcome = self.outcomes.pop(0) if self.outcomes else answer(self.name, self.model)
+        self.models.append(model)
+        outcome = (self.outcomes.pop(0) if self.outcomes
+                   else answer(self.name, model or self.model))
         if isinstance(outcome, float):  # a hang: sleep past the deadline
             await asyncio.sleep(outcome)
             raise ProviderError("timed out", transient=True)

@@ -50,7 +50,11 @@ def test_broker_list_accepts_kafka_scheme():
     ({"BIFROST_OLLAMA_URL": "ollama:11434"}, "BIFROST_OLLAMA_URL"),
     ({"BIFROST_REQUEST_TOPIC": "bad topic!"}, "BIFROST_REQUEST_TOPIC"),
     ({"BIFROST_AI_SOURCE": "gpu"}, "BIFROST_AI_SOURCE"),
-    ({"BIFROST_AI_SOURCE": "cloud"}, "BIFROST_AI_SOURCE"),
+    ({"BIFROST_FALLBACK": "rules,gpt"}, "BIFROST_FALLBACK"),
+    ({"BIFROST_FALLBACK": "rules,rules"}, "BIFROST_FALLBACK"),
+    ({"BIFROST_AI_SOURCE": "cloud", "BIFROST_FALLBACK": "bedrock,rules"}, "BIFROST_FALLBACK"),
+    ({"BIFROST_REDACTION": "maybe"}, "BIFROST_REDACTION"),
+    ({"BIFROST_BEDROCK_ENDPOINT_URL": "bedrock.local"}, "BIFROST_BEDROCK_ENDPOINT_URL"),
     ({"BIFROST_SESSION_TIMEOUT_SECONDS": "2"}, "BIFROST_SESSION_TIMEOUT_SECONDS"),
     ({"BIFROST_TABLE_STORE": "redis://"}, "BIFROST_TABLE_STORE"),
 ])
@@ -96,3 +100,24 @@ def test_bad_redaction_patterns_name_the_key(value, fragment):
         load({"BIFROST_REDACTION_PATTERNS": value})
     assert str(error.value).startswith("BIFROST_REDACTION_PATTERNS")
     assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize("env, chain", [
+    ({}, ("ollama", "rules")),
+    ({"BIFROST_FALLBACK": "none"}, ("ollama",)),
+    ({"BIFROST_FALLBACK": "bedrock, rules"}, ("ollama", "bedrock", "rules")),
+    ({"BIFROST_AI_SOURCE": "cloud"}, ("bedrock", "rules")),
+    ({"BIFROST_AI_SOURCE": "cloud", "BIFROST_FALLBACK": "ollama,rules"},
+     ("bedrock", "ollama", "rules")),
+])
+def test_provider_chain_is_the_source_then_the_fallbacks(env, chain):
+    assert load(env).provider_chain == chain
+
+
+def test_bedrock_settings_from_seed_yaml_keys(tmp_path):
+    path = tmp_path / "bifrost.yaml"
+    path.write_text("bedrock:\n  region: eu-west-1\n  model: anthropic.claude-3-haiku\n"
+                    "heimdall:\n  ai_source: cloud\n")
+    settings = load({"BIFROST_CONFIG": str(path)})
+    assert (settings.bedrock_region, settings.bedrock_model, settings.first_provider) == (
+        "eu-west-1", "anthropic.claude-3-haiku", "bedrock")

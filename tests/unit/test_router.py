@@ -72,3 +72,24 @@ async def test_a_down_provider_falls_back_and_its_breaker_opens():
     calls = len(down.prompts)
     await router.analyze(PROMPT, deadline())
     assert len(down.prompts) == calls, "an open breaker refuses without calling"
+
+
+async def test_a_route_picks_the_first_provider_and_its_model():
+    local, cloud = StubProvider("ollama", []), StubProvider("bedrock", [], model="claude")
+    router = ModelRouter([local, cloud])
+    chosen = router.route({"source": "cloud", "model": "claude-haiku"})
+    result = await router.analyze(PROMPT, deadline(), chosen)
+    assert (result.provider, result.model) == ("bedrock", "claude-haiku")
+    assert cloud.models == ["claude-haiku"] and local.prompts == []
+    assert router.first_model(chosen) == "claude-haiku"
+    assert router.default_model == "stub-model"
+
+
+async def test_a_refusal_for_one_request_does_not_open_the_breaker():
+    refusals = [ProviderError("404 model 'nope' not found", transient=False, answered=True)
+                for _ in range(10)]
+    provider = StubProvider("ollama", refusals)
+    router = ModelRouter([provider, StubProvider("rules", [])])
+    for _ in range(10):
+        await router.analyze(PROMPT, deadline())
+    assert router.breaker_states()["ollama"] == "closed"
