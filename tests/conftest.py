@@ -23,7 +23,8 @@ os.environ.setdefault("BIFROST_OLLAMA_MODEL", "fake-model")
 os.environ.setdefault("BIFROST_LOG_LEVEL", "warning")
 
 from tests.support.fake_ollama import FakeOllama  # noqa: E402
-from tests.support.services import KafkaBroker, Postgres, Worker, free_port  # noqa: E402
+from tests.support.services import (KafkaBroker, Postgres, Worker, free_port,  # noqa: E402
+                                    free_port_pair)
 
 
 @pytest.fixture(scope="session")
@@ -31,16 +32,6 @@ def kafka(tmp_path_factory) -> KafkaBroker:
     broker = KafkaBroker(tmp_path_factory.mktemp("kafka"), free_port_pair()).start()
     yield broker
     broker.stop()
-
-
-def free_port_pair() -> int:
-    """A port whose successor (the KRaft controller port) is free too."""
-    import socket
-    while True:
-        port = free_port()
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,10 +34,34 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
+_ports = random.Random()
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive free ports. They lie below the kernel's ephemeral
+    range (32768+), so an outgoing connection cannot take one before its server binds it;
+    that happened to a broker's controller port."""
+    while True:
+        port = _ports.randrange(20000, 32000 - count)
+        sockets = [socket.socket() for _ in range(count)]
+        try:
+            for offset, sock in enumerate(sockets):
+                sock.bind(("127.0.0.1", port + offset))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)
+
+
+def free_port_pair() -> int:
+    """A port whose successor (the KRaft controller port) is free too."""
+    return free_ports(2)
 
 
 def _script(name: str, action: str, env: Dict[str, str]) -> None:
