@@ -30,7 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bifrost_streams import embedded
 from tests.support.fake_ollama import FakeOllama
-from tests.support.services import REPO, KafkaBroker, Worker, free_port
+from tests.support.services import REPO, KafkaBroker, Worker, free_port, free_port_pair
 
 PARTITIONS = 3
 
@@ -218,7 +218,7 @@ def _wait_faust_group(worker: Worker) -> None:
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
     if args.broker == "kafka":
-        broker = KafkaBroker(work / "kafka", free_port()).start()
+        broker = KafkaBroker(work / "kafka", free_port_pair()).start()
         bootstrap = broker.bootstrap
     else:
         broker = EmbeddedBroker(work / "noida", free_port())

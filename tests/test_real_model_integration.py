@@ -54,6 +54,7 @@ async def test_results_carry_the_real_model_its_tokens_and_its_confidence(
         assert result["token_usage"]["prompt_tokens"] > 0
         assert result["token_usage"]["completion_tokens"] > 0
         assert result["confidence"] in [i / 10 for i in range(11)]  # the schema's enum
+        assert result["result"]["model_latency_ms"] > 0
     assert len(real_ollama.prompts) == 3
 
 

@@ -54,5 +54,7 @@ class OllamaProvider:
             confidence=parsed.confidence, model=response.model or model, provider=self.name,
             prompt_tokens=response.prompt_eval_count or 0,
             completion_tokens=response.eval_count or 0,
-            latency_ms=int((time.perf_counter() - started) * 1000),
+            # Ollama's own measure (nanoseconds); ours only if it sent none.
+            latency_ms=int(response.total_duration / 1e6 if response.total_duration
+                           else (time.perf_counter() - started) * 1000),
         )

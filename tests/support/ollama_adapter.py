@@ -131,7 +131,10 @@ class OllamaAdapter(ThreadedServer):
             # (at most 2,600 characters). A lower cap here cut answers mid-string.
             "max_tokens": options.get("num_predict", 2048), **self._constraint(body)})
         usage = answer.get("usage") or {}
+        timings = answer.get("timings") or {}
         return web.json_response({
+            "total_duration": int((timings.get("prompt_ms", 0)
+                                   + timings.get("predicted_ms", 0)) * 1e6),
             "model": self.model, "created_at": "2026-01-01T00:00:00Z",
             "message": {"role": "assistant",
                         "content": answer["choices"][0]["message"]["content"]},
