@@ -1,6 +1,7 @@
 """The analysis agent: one job in, exactly one result out.
 
-Reads the job stream re-keyed by idempotency key (co-partitioned with the jobs table). A job
+Reads the job stream re-keyed by idempotency key (co-partitioned with the jobs table); the
+intake agent hands over requests that arrived on their key's partition already. A job
 already finished re-publishes its stored result unchanged; otherwise the log text is found,
 redacted and fingerprinted, the result cache is asked, and only then the model. A job that
 cannot be served gets a FAILED result and one dlq.failed event.
@@ -55,9 +56,15 @@ running_analyses: SingleFlight[Answer] = SingleFlight()
 @app.agent(jobs_topic, concurrency=settings.concurrency)
 async def analyze(stream):
     async for request in stream:
-        with structlog.contextvars.bound_contextvars(job_id=request.job_id,
-                                                     trace_id=request.trace_id):
-            await handle(request)
+        await analyse(request)
+
+
+async def analyse(request: AnalysisRequest) -> None:
+    """Called for an event of the request topic or the job stream on the partition of the
+    request's idempotency key: the jobs table writes to the current event's partition."""
+    with structlog.contextvars.bound_contextvars(job_id=request.job_id,
+                                                 trace_id=request.trace_id):
+        await handle(request)
 
 
 async def handle(request: AnalysisRequest) -> Dict[str, Any]:

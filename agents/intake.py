@@ -1,17 +1,20 @@
 """Where a request enters: analysis.request as raw bytes.
 
-Validates each message into an AnalysisRequest and forwards it, keyed by its idempotency key,
-to the job stream that the jobs table is co-partitioned with. A message that cannot be parsed
+Validates each message into an AnalysisRequest. The jobs table is partitioned by idempotency
+key: a request already on its key's partition (the legacy inline form, keyed by its job id,
+which is also its idempotency key) is analysed here; any other is forwarded, keyed by its
+idempotency key, to the job stream that lands it there. A message that cannot be parsed
 becomes exactly one dlq.failed event; the agent never stops on bad input.
 """
 from __future__ import annotations
 
 import structlog
 
-from agents.analysis import jobs_topic
+from agents.analysis import analyse, jobs_topic
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
 from bifrost_streams.outcomes import publish_invalid_dlq, send_json
+from bifrost_streams.topics import key_partition
 from bifrost_streams.validation import InvalidRequest, parse_request
 
 log = structlog.get_logger("bifrost.intake")
@@ -20,7 +23,8 @@ request_topic = app.topic(settings.request_topic, key_type=bytes, value_type=byt
                           key_serializer="raw", value_serializer="raw")
 
 
-@app.agent(request_topic)
+# As many actors as the analysis agent: a request analysed here may wait on the model.
+@app.agent(request_topic, concurrency=settings.concurrency)
 async def intake(stream):
     async for event in stream.events():
         message = event.message
@@ -33,4 +37,10 @@ async def intake(stream):
             await publish_invalid_dlq(error, message.topic, message.partition, message.offset)
             continue
         metrics.REQUESTS.labels(request.form).inc()
-        await send_json(jobs_topic.get_topic_name(), request.idempotency_key, request.asdict())
+        # The request topic and the job stream have one partition count (topics.py), and a
+        # worker owns the same partition numbers of both: this partition is the key's.
+        if key_partition(request.idempotency_key, app.conf.topic_partitions) == message.partition:
+            await analyse(request)
+        else:
+            await send_json(jobs_topic.get_topic_name(), request.idempotency_key,
+                            request.asdict())

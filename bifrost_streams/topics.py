@@ -11,6 +11,7 @@ from typing import AsyncIterator, Dict, Iterable, List, Optional
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 DEFAULT_PARTITIONS = 3
 
@@ -27,6 +28,12 @@ async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
         yield admin
     finally:
         await admin.close()
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in the Java client and aiokafka)
+    gives a UTF-8 key: where a message keyed `key` lands on the job stream."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def existing_partitions(bootstrap: str, names: Iterable[str]) -> Dict[str, int]:

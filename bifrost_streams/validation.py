@@ -133,9 +133,10 @@ def _build(document: Dict[str, Any], job_id: Any, trace_id: Any,
     if log_content is not None:
         form = "inline"
         log_content = _string("log_content", log_content, 10 * 1024 * 1024)
-        # Legacy producers send no key: the job id is what stays stable across redeliveries.
+        # Legacy producers send no key: the job id is what stays stable across redeliveries,
+        # and it is the message key, so such a request needs no re-keying (agents/intake.py).
         key = (_string("idempotency_key", idempotency_key, MAX_ID_CHARS)
-               if idempotency_key is not None else f"inline:{job_id}")
+               if idempotency_key is not None else job_id)
         trace = _string("trace_id", trace_id, MAX_ID_CHARS) if trace_id is not None else job_id
     else:
         form = "job"

@@ -9,7 +9,8 @@ import pytest
 
 from agents import analysis, intake
 from bifrost_streams import codes, outcomes
-from bifrost_streams.app import settings
+from bifrost_streams.app import app, settings
+from bifrost_streams.topics import key_partition
 from bifrost_streams.providers.router import ModelRouter
 from tables import jobs, results
 from tests.contract import check_dlq, check_result
@@ -59,20 +60,38 @@ def model(monkeypatch):
     return provider
 
 
-async def test_intake_forwards_valid_requests_keyed_by_idempotency_key(outbox):
+def _partitions(key: str):
+    """(the key's partition, another one) on the job stream."""
+    count = app.conf.topic_partitions
+    own = key_partition(key, count)
+    return own, (own + 1) % count
+
+
+async def test_intake_forwards_a_request_not_on_its_keys_partition(outbox, model):
     async with intake.intake.test_context() as agent:
-        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode())
-        await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode())
+        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode(),
+                        partition=_partitions("req-1")[1])
+        await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode(),
+                        partition=_partitions(JOB["idempotency_key"])[1])
     keys = [key for key, _ in outbox.sent["jobs"]]
-    assert keys == ["inline:req-1", "manual:log:5:2b9c"]
-    assert outbox.sent["dlq"] == []
+    assert keys == ["req-1", "manual:log:5:2b9c"]
+    assert outbox.sent["dlq"] == [] and outbox.sent["result"] == [] and model.prompts == []
+
+
+async def test_intake_analyses_a_request_already_on_its_keys_partition(outbox, model):
+    assert app.conf.topic_partitions > 1, "the test needs a partition that is not the key's"
+    async with intake.intake.test_context() as agent:
+        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode(),
+                        partition=_partitions("req-1")[0])
+    assert outbox.sent["jobs"] == []
+    assert [key for key, _ in outbox.sent["result"]] == ["req-1"] and len(model.prompts) == 1
 
 
 async def test_intake_sends_bad_input_to_the_dlq_and_keeps_going(outbox):
     async with intake.intake.test_context() as agent:
         await agent.put(value=b"{not json")
         await agent.put(value=json.dumps({**JOB, "log_id": "five"}).encode())
-        await agent.put(value=json.dumps(INLINE).encode())
+        await agent.put(value=json.dumps(INLINE).encode(), partition=_partitions("req-1")[1])
     dlq = [value for _, value in outbox.sent["dlq"]]
     assert [event["error_code"] for event in dlq] == [codes.INVALID_JSON, codes.INVALID_REQUEST]
     for event in dlq:
@@ -103,7 +122,7 @@ async def test_a_duplicate_never_reaches_the_model_twice(outbox, model):
     assert first["status"] == "SUCCEEDED" and first["model_used"] == "stub-model"
     assert first["token_usage"] == {"prompt_tokens": 10, "completion_tokens": 5,
                                  "total_tokens": 15}
-    assert jobs.get("inline:req-1")["state"] == jobs.DONE
+    assert jobs.get("req-1")["state"] == jobs.DONE
 
 
 async def test_a_variant_of_an_analysed_line_is_served_from_the_cache(outbox, model):

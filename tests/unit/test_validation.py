@@ -42,7 +42,7 @@ def test_inline_legacy_form_with_aliases():
     request = parse(INLINE)
     assert request.form == "inline"
     assert request.job_id == "req-1" and request.trace_id == "correlation-uuid"
-    assert request.idempotency_key == "inline:req-1"  # stable across redeliveries
+    assert request.idempotency_key == "req-1"  # stable across redeliveries
     assert request.log_content.startswith("ERROR")
     assert request.service_name == "user-service"
     # log_content travels once; the DLQ payload is still the whole original request
