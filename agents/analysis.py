@@ -3,8 +3,9 @@
 Reads the job stream re-keyed by idempotency key (co-partitioned with the jobs table); the
 intake agent hands over requests that arrived on their key's partition already. A job
 already finished re-publishes its stored result unchanged; otherwise the log text is found,
-redacted and fingerprinted, the result cache is asked, and only then the model. A job that
-cannot be served gets a FAILED result and one dlq.failed event.
+redacted and given its template (tables/templates.py), the result cache is asked by
+template, and only then the model. A job that cannot be served gets a FAILED result and one
+dlq.failed event.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import structlog
 from bifrost_streams import codes, metrics
 from bifrost_streams.app import app, redaction_rules, settings
 from bifrost_streams.codes import JobFailed
-from bifrost_streams.fingerprint import fingerprint
 from bifrost_streams.outcomes import failed, publish_job_dlq, publish_result, succeeded
 from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
 from bifrost_streams.providers.base import Answer
@@ -31,7 +31,7 @@ from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.redaction import redact
 from bifrost_streams.singleflight import SingleFlight
 from bifrost_streams.storage.logs import fetch_log
-from tables import jobs, results
+from tables import jobs, results, template_counts, templates
 
 log = structlog.get_logger("bifrost.analysis")
 
@@ -113,15 +113,22 @@ async def _serve(request: AnalysisRequest):
         text = await _log_text(request, extra)
         if settings.redaction:
             text, extra["redactions"] = redact(text, redaction_rules)
-        extra["fingerprint"] = fp = fingerprint(text)
+        template = templates.classify(extra["service_name"] or "unknown", text)
+        extra.update(template_id=template.template_id, template=template.template,
+                     new_template=template.is_new,
+                     occurrences=template_counts.count(template.template_id,
+                                                       (request.priority or "UNKNOWN").upper()))
         chosen = router.route(request.model_policy)
         if chosen.note is not None:
             extra["model_policy"] = chosen.note
-        key = results.cache_key(fp, router.first_model(chosen), PROMPT_VERSION,
-                                settings.language)
+        key = results.cache_key(template.template_id, router.first_model(chosen),
+                                PROMPT_VERSION, settings.language)
         cached = results.lookup(key)
         if cached is not None:
             metrics.CACHE.labels("hit").inc()
+            # A storm: the template's first occurrence was analysed, this one is answered
+            # with that analysis at once.
+            extra["storm_suppressed"] = extra["occurrences"]["1m"] > 1
             return succeeded(request, _answer(cached), extra, cache_hit=True)
         metrics.CACHE.labels("miss").inc()
         answer, shared = await running_analyses.do(

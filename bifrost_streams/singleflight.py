@@ -1,7 +1,7 @@
 """One in-flight computation per key: concurrent callers with the same key share its outcome.
 
 The analysis agent runs several actors at once; two copies of one request, or two requests
-with the same log fingerprint, must still reach the model only once.
+with the same log template, must still reach the model only once.
 """
 from __future__ import annotations
 

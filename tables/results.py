@@ -1,10 +1,10 @@
-"""The result cache: an analysis by (log fingerprint, model, prompt version, output language),
+"""The result cache: an analysis by (log template, model, prompt version, output language),
 with expiry.
 
 Expiry is enforced here (tombstones reach the changelog), not by RocksDB TTL, so a restored
 worker never serves an entry that had expired.
 
-The cache key (a log fingerprint) is unrelated to the job stream's key, so an entry written
+The cache key (a template id) is unrelated to the job stream's key, so an entry written
 while handling one partition must be found while handling any other. With use_partitioner a
 read searches every partition this worker holds, and the changelog partition follows a
 hash of the key, so a restarted worker gets each entry back wherever it was written. With
@@ -40,13 +40,13 @@ results = app.tables.add(KeyHashedTable(
     use_partitioner=True,  # reads search every local partition
     default=None,
     key_type=str,
-    help="fingerprint|model|prompt version|language -> analysis; expires after "
+    help="template id|model|prompt version|language -> analysis; expires after "
          "BIFROST_CACHE_TTL_SECONDS.",
 ))
 
 
-def cache_key(fingerprint: str, model: str, prompt_version: str, language: str) -> str:
-    return f"{fingerprint}|{model}|{prompt_version}|{language}"
+def cache_key(template_id: str, model: str, prompt_version: str, language: str) -> str:
+    return f"{template_id}|{model}|{prompt_version}|{language}"
 
 
 def lookup(key: str) -> Optional[Dict[str, Any]]:

@@ -82,8 +82,8 @@ async def test_two_hundred_requests_redeliveries_and_malformed(pipeline_env, wor
     assert prompts and max(prompts.values()) == 1
     succeeded = [v[0] for v in by_job.values() if v[0]["status"] == "SUCCEEDED"]
     assert sum(1 for r in succeeded if not r["result"]["cache_hit"]) == len(prompts)
-    # One model call per distinct log fingerprint, whichever partition its jobs landed on.
-    assert len(fake_ollama.chats()) == len({r["result"]["fingerprint"] for r in succeeded})
+    # One model call per distinct log template, whichever partition its jobs landed on.
+    assert len(fake_ollama.chats()) == len({r["result"]["template_id"] for r in succeeded})
     assert any(r["result"]["cache_hit"] for r in succeeded), "variants should hit the cache"
 
     # Contract: exact fields, types and timestamp formats, keyed by job_id.
@@ -108,9 +108,10 @@ async def test_restart_mid_stream_loses_nothing_and_keeps_finished_jobs(
         pipeline_env, worker_factory, fake_ollama, tmp_path):
     env = pipeline_env
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    # Distinct texts, so only the jobs table (not the cache) can spare the model a second call.
-    first = [inline_request(f"ERROR unique failure {i} in module-{chr(65 + i % 26)}{i}", "svc")
-             for i in range(120)]
+    # Distinct templates (words differ; digits would be masked), so only the jobs table, not
+    # the cache, can spare the model a second call.
+    first = [inline_request(f"ERROR unique failure {i} in module-{chr(97 + i // 26)}"
+                            f"{chr(97 + i % 26)}", "svc") for i in range(120)]
     fake_ollama.latency = 0.05
     worker = worker_factory("first").start().wait_ready()
     await produce(bootstrap, env["BIFROST_REQUEST_TOPIC"], as_messages(first))

@@ -11,6 +11,7 @@ Multi-line texts that hold a stack trace are grouped by their trace fingerprint 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zlib
@@ -36,6 +37,8 @@ class MinerConfig:
     """Drain3 parameters and our own. The defaults were tuned on Loghub (see evaluate.py)."""
     depth: int = 4
     max_children: int = 100
+    # Only exact token sequences share a template (see _StrictDrain); template ids are named
+    # by their text, which holds only because templates then never change.
     sim_th: float = 1.0
     # Tokens never hold digits by the time Drain sees them (see `tokenize`), so this only
     # matters for a caller that feeds Drain by other means; kept at Drain3's default.
@@ -44,9 +47,17 @@ class MinerConfig:
     top_frames: int = stacktrace.DEFAULT_TOP_FRAMES
 
 
+def template_id(service: str, template: str) -> str:
+    """Named by its text, not by Drain's cluster counter: every worker, every partition and
+    every restart give one template the same id (templates never change once made)."""
+    digest = hashlib.blake2b(template.encode("utf-8"), digest_size=8).hexdigest()
+    return f"{service}:{digest}"
+
+
 @dataclass(frozen=True)
 class Match:
-    template_id: str  # "<service>:<n>" or "<service>:trace-<hex>": never shared by services
+    # "<service>:<hex>" or "<service>:trace-<hex>": never shared by services
+    template_id: str
     template: str
     is_new: bool
 
@@ -72,14 +83,12 @@ def tokenize(masked: str, pattern: "re.Pattern[str]" = _DEFAULT_TOKEN) -> List[s
 
 
 class _StrictDrain(Drain):
-    """Drain on pre-tokenised lines, whose similarity counts a wildcard only against a wildcard.
+    """Drain on pre-tokenised lines, where a line joins a template only when it is the same
+    token sequence (a wildcard matching only a wildcard), so templates never change once made.
 
-    When it adds a line, Drain3 never counts a template's wildcard as similar, so with sim_th
-    1.0 a template holding a wildcard could never take another line; and at its default 0.4,
-    "<*> failed" takes in "Shutdown failed". Here a token is similar only to an equal token (a
-    wildcard to a wildcard), and the similarity is the share of equal positions. At sim_th 1.0
-    a line joins a template only when it is the same token sequence, so templates never change
-    once made; below 1.0, Drain's usual generalisation of differing words comes back.
+    Drain3's own similarity never counts a template's wildcard as similar, and at its default
+    0.4 "<*> failed" takes in "Shutdown failed": a wrong merge serves one error's analysis for
+    another. Drain still provides the prefix tree that finds a line's template quickly.
     """
 
     def __init__(self, config: MinerConfig) -> None:
@@ -94,18 +103,8 @@ class _StrictDrain(Drain):
 
     def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str],
                          include_params: bool) -> Tuple[float, int]:
-        # seq1 is the template, seq2 the line; both are tuples, so equality is one C compare.
-        if seq1 == seq2:
-            return 1.0, 0
-        if self.sim_th >= 1.0 or not seq1:
-            return 0.0, 0
-        same = sum(1 for token1, token2 in zip(seq1, seq2) if token1 == token2)
-        return same / len(seq1), 0
-
-    def create_template(self, seq1: Sequence[str], seq2: Sequence[str]) -> List[str]:
-        if seq1 == seq2:
-            return list(seq2)
-        return super().create_template(seq1, seq2)
+        # Both are tuples, so equality is one C compare.
+        return (1.0, 0) if seq1 == seq2 else (0.0, 0)
 
 
 @dataclass
@@ -138,8 +137,8 @@ class TemplateMiner:
                 return self._add_trace(service, state, trace)
         tokens = tokenize(mask(text), self._token)
         cluster, change = state.drain.add_log_message(" ".join(tokens))
-        return Match(f"{service}:{cluster.cluster_id}", cluster.get_template(),
-                     change == "cluster_created")
+        template = cluster.get_template()
+        return Match(template_id(service, template), template, change == "cluster_created")
 
     def _add_trace(self, service: str, state: _ServiceState,
                    trace: stacktrace.StackTrace) -> Match:
