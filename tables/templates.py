@@ -9,7 +9,7 @@ partition like the result cache's, because a template is not tied to a job's par
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 from bifrost_streams.app import app
 from bifrost_streams.mining.miner import Match, TemplateMiner
@@ -25,16 +25,22 @@ templates = app.tables.add(KeyHashedTable(
     help="template id -> {service, template, first_seen}",
 ))
 miner = TemplateMiner()
+# Ids known to be in the table: templates are never removed, so the table need not be asked
+# again (a miss searches every partition's store).
+_recorded: Set[str] = set()
 
 
 def classify(service: str, text: str) -> Match:
     """The template of a (redacted) log text; records a template seen for the first time."""
     match = miner.add(service, text)
-    if match.template_id not in templates:
-        templates[match.template_id] = {"service": service, "template": match.template,
-                                         "first_seen": time.time()}
-        return Match(match.template_id, match.template, True)
-    return Match(match.template_id, match.template, False)
+    if match.template_id in _recorded:
+        return Match(match.template_id, match.template, False)
+    _recorded.add(match.template_id)
+    if match.template_id in templates:
+        return Match(match.template_id, match.template, False)
+    templates[match.template_id] = {"service": service, "template": match.template,
+                                     "first_seen": time.time()}
+    return Match(match.template_id, match.template, True)
 
 
 def known(limit: int = 1000) -> List[Dict[str, Any]]:

@@ -12,7 +12,7 @@ from bifrost_streams import codes, outcomes
 from bifrost_streams.app import app, settings
 from bifrost_streams.topics import key_partition
 from bifrost_streams.providers.router import ModelRouter
-from tables import jobs, results
+from tables import jobs, results, template_counts, templates
 from tests.contract import check_dlq, check_result
 from tests.support.stub_provider import StubProvider
 
@@ -47,9 +47,11 @@ def outbox(monkeypatch):
         future.message = SimpleNamespace(partition=partition or 0)
         future.set_result(None)
         return future
-    for table in (jobs.jobs, results.results):
+    for table in (jobs.jobs, results.results, templates.templates, template_counts.counts):
         monkeypatch.setattr(table, "send_changelog", delivered)
         table.data.clear()
+    templates._recorded.clear()
+    template_counts._totals.clear()
     return box
 
 
@@ -130,9 +132,16 @@ async def test_a_variant_of_an_analysed_line_is_served_from_the_cache(outbox, mo
              "log_content": "ERROR Connection to 10.9.9.9:5432 timed out after 12ms"}
     await _analyse([_request(INLINE), _request(other)])
     assert len(model.prompts) == 1
-    second = outbox.sent["result"][1][1]
+    (_, first), (_, second) = outbox.sent["result"]
     assert second["result"]["cache_hit"] is True
     assert second["token_usage"]["total_tokens"] == 0
+    # One template, named with its service; the second occurrence is a suppressed storm.
+    assert first["result"]["template_id"] == second["result"]["template_id"]
+    assert first["result"]["template_id"].startswith("user-service:")
+    assert "<*>" in first["result"]["template"]
+    assert (first["result"]["new_template"], second["result"]["new_template"]) == (True, False)
+    assert second["result"]["occurrences"]["1m"] == first["result"]["occurrences"]["1m"] + 1
+    assert second["result"]["storm_suppressed"] is True
 
 
 async def test_secrets_never_reach_the_prompt(outbox, model):
