@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 import structlog
 
 from bifrost_streams import codes, metrics
 from bifrost_streams.app import app, redaction_rules, settings
 from bifrost_streams.codes import JobFailed
-from bifrost_streams.outcomes import failed, publish_job_dlq, publish_result, succeeded
+from bifrost_streams.outcomes import (encode, failed, publish_job_dlq, publish_result,
+                                      succeeded)
 from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
 from bifrost_streams.providers.base import Answer
 from bifrost_streams.providers.bedrock import BedrockProvider
@@ -49,7 +50,7 @@ PROVIDERS = {
 }
 router = ModelRouter([PROVIDERS[name]() for name in settings.provider_chain],
                      breaker_open_seconds=settings.breaker_open_seconds)
-running_jobs: SingleFlight[Dict[str, Any]] = SingleFlight()
+running_jobs: SingleFlight[Tuple[Dict[str, Any], bytes]] = SingleFlight()
 running_analyses: SingleFlight[Answer] = SingleFlight()
 
 
@@ -71,14 +72,15 @@ async def handle(request: AnalysisRequest) -> Dict[str, Any]:
     """Publish the job's one result (stored or new) and return it."""
     key = request.idempotency_key
     state = jobs.get(key)
+    encoded: Optional[bytes] = None
     if state is not None and state["state"] == jobs.DONE:
         metrics.IDEMPOTENCY_HITS.labels("done").inc()
         result = state["result"]
     else:
-        result, shared = await running_jobs.do(key, lambda: _run(request))
+        (result, encoded), shared = await running_jobs.do(key, lambda: _run(request))
         if shared:
             metrics.IDEMPOTENCY_HITS.labels("in_flight").inc()
-    await publish_result(result)
+    await publish_result(result, encoded)
     metrics.REQUEST_LATENCY.labels(_path(result)).observe(time.time() - request.received_at)
     return result
 
@@ -89,19 +91,21 @@ def _path(result: Dict[str, Any]) -> str:
     return "cache" if result["result"].get("cache_hit") else "model"
 
 
-async def _run(request: AnalysisRequest) -> Dict[str, Any]:
+async def _run(request: AnalysisRequest) -> Tuple[Dict[str, Any], bytes]:
+    """The job's new result, and its JSON as stored and as it will be published."""
     metrics.IN_FLIGHT.inc()
     try:
         result = (await _serve(request)).asdict()
     finally:
         metrics.IN_FLIGHT.dec()
-    await jobs.mark_done(request.idempotency_key, result)
+    encoded = encode(result)
+    await jobs.mark_done(request.idempotency_key, result["job_id"], encoded)
     # Failures are logged (with their DLQ event); a line per success would cost more than
     # the cache path itself, so successes are logged at debug.
     (log.info if result["status"] != "SUCCEEDED" else log.debug)(
         "job_done", status=result["status"], error_code=result["error_code"],
         cache_hit=result["result"].get("cache_hit"), latency_ms=result["latency_ms"])
-    return result
+    return result, encoded
 
 
 async def _serve(request: AnalysisRequest):

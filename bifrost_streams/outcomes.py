@@ -20,15 +20,22 @@ from .validation import InvalidRequest, dlq_payload
 log = structlog.get_logger("bifrost.outcomes")
 
 async def send_json(topic: str, key: Optional[str], value: Dict[str, Any]) -> Awaitable:
-    """Queue one JSON message on the app's producer; return its delivery future.
+    return await send_bytes(topic, key, encode(value))
+
+
+async def send_bytes(topic: str, key: Optional[str], value: bytes) -> Awaitable:
+    """Queue one message on the app's producer; return its delivery future.
 
     Straight to the producer rather than through Topic.send: on the cache path Faust's
     channel machinery (future wrappers, codec registry, sensors) cost more than the work.
     The worker still flushes this producer before it commits offsets.
     """
-    return await app.producer.send(topic, key.encode() if key is not None else None,
-                                   json.dumps(value).encode(), partition=None, timestamp=None,
-                                   headers=None)
+    return await app.producer.send(topic, key.encode() if key is not None else None, value,
+                                   partition=None, timestamp=None, headers=None)
+
+
+def encode(value: Dict[str, Any]) -> bytes:
+    return json.dumps(value).encode()
 
 
 def _elapsed_ms(request: AnalysisRequest) -> int:
@@ -61,9 +68,10 @@ def failed(request: AnalysisRequest, code: str, message: str,
     )
 
 
-async def publish_result(result: Dict[str, Any]) -> None:
-    """Publish a result (as stored in the jobs table) keyed by job_id."""
-    await send_json(settings.result_topic, result["job_id"], result)
+async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None) -> None:
+    """Publish a result (as stored in the jobs table) keyed by job_id; `encoded` is its JSON
+    when the caller has it already (a new result is encoded once, for the table and here)."""
+    await send_bytes(settings.result_topic, result["job_id"], encoded or encode(result))
     metrics.RESULTS.labels(result["status"]).inc()
 
 

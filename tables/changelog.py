@@ -7,6 +7,7 @@ any event) knows which changelog partition the tombstone belongs to.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Collection, Dict, Optional
 
 import faust
@@ -35,6 +36,8 @@ def sweep(table: faust.Table, now: float, ttl: float,
     sent the write."""
     removed = 0
     for key, value in list(table.items()):
+        if isinstance(value, (bytes, bytearray)):  # a table that stores its own JSON
+            value = json.loads(value)
         if not expired(value, now, ttl):
             continue
         if table.use_partitioner:

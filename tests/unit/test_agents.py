@@ -32,13 +32,17 @@ class Outbox:
                       settings.jobs_topic: "jobs"}
 
     async def send_json(self, topic, key, value):
-        self.sent[self.names[topic]].append((key, json.loads(json.dumps(value))))
+        await self.send_bytes(topic, key, json.dumps(value).encode())
+
+    async def send_bytes(self, topic, key, value):
+        self.sent[self.names[topic]].append((key, json.loads(value)))
 
 
 @pytest.fixture
 def outbox(monkeypatch):
     box = Outbox()
     monkeypatch.setattr(outcomes, "send_json", box.send_json)
+    monkeypatch.setattr(outcomes, "send_bytes", box.send_bytes)
     monkeypatch.setattr(intake, "send_json", box.send_json)
 
     def delivered(partition, *_args, **_kwargs):
