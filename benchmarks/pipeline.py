@@ -71,8 +71,10 @@ async def produce(bootstrap: str, topic: str, messages: List[Tuple[bytes, bytes]
 
 
 async def watch(bootstrap: str, topic: str, keys: set, timeout: float,
-                from_end: bool = False, statuses: Counter | None = None) -> Dict[str, float]:
-    """Arrival time of the first output for each key; counts result statuses if asked."""
+                from_end: bool = False, statuses: Counter | None = None,
+                alive: Callable[[], bool] = lambda: True) -> Dict[str, float]:
+    """Arrival time of the first output for each key; counts result statuses if asked.
+    Stops at once when `alive()` turns false: a crashed worker will not catch up."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -89,6 +91,9 @@ async def watch(bootstrap: str, topic: str, keys: set, timeout: float,
         while len(arrived) < len(keys):
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{topic}: {len(arrived)}/{len(keys)} outputs in {timeout}s")
+            if not alive():
+                raise RuntimeError(f"{topic}: the system under test stopped after "
+                                   f"{len(arrived)}/{len(keys)} outputs")
             batch = await consumer.getmany(timeout_ms=100)
             now = time.perf_counter()
             for messages in batch.values():
@@ -133,6 +138,9 @@ class System:
 
     async def stop(self) -> None: ...
 
+    def alive(self) -> bool:
+        return True
+
 
 class LoopSystem(System):
     def __init__(self, bootstrap: str, source: str, target: str) -> None:
@@ -162,6 +170,12 @@ class ProcessSystem(System):
     async def stop(self) -> None:
         self.worker.stop()
 
+    def alive(self) -> bool:
+        if self.worker.process.poll() is None:
+            return True
+        print(f"{self.name} exited; its log ends with:\n{self.worker.tail(30)}", file=sys.stderr)
+        return False
+
 
 async def measure(bootstrap: str, system: System, backlog: int, rate: float,
                   seconds: float) -> Dict[str, float]:
@@ -172,13 +186,13 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
     try:
         statuses: Counter = Counter()
         arrived = await watch(bootstrap, system.target, set(keys), timeout=600,
-                              statuses=statuses)
+                              statuses=statuses, alive=system.alive)
         times = sorted(arrived.values())
         throughput = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
         paced = [f"lat-{uuid.uuid4().hex}" for _ in range(int(rate * seconds))]
         sent: Dict[str, float] = {}
         watcher = asyncio.create_task(watch(bootstrap, system.target, set(paced), 120,
-                                            from_end=True))
+                                            from_end=True, alive=system.alive))
         await asyncio.sleep(1.0)  # the watcher is positioned at the end before we produce
         await produce(bootstrap, system.source,
                       [(k.encode(), request_bytes(k, i)) for i, k in enumerate(paced)],
