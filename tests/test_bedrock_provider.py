@@ -75,23 +75,22 @@ async def test_the_cloud_prompt_is_redacted_even_when_the_caller_did_not(bedrock
 async def test_errors_are_classified_for_retries_and_the_breaker(bedrock, status, transient,
                                                                  answered):
     bedrock.backend.fail_status = status
-    client = provider(bedrock.url)
-    prompt = build_prompt("ERROR x", service=None, environment=None, priority=None)
-    try:
-        with pytest.raises(ProviderError) as error:
-            await client.analyze(prompt, answer_schema(), deadline())
-    finally:
-        await client.close()
-    assert (error.value.transient, error.value.answered) == (transient, answered)
-    assert str(status) in str(error.value)
+    error = await _refusal(bedrock.url)
+    assert (error.transient, error.answered) == (transient, answered)
+    assert str(status) in str(error)
 
 
 async def test_an_unreachable_endpoint_is_transient():
-    client = provider(f"http://127.0.0.1:{free_port()}")
+    error = await _refusal(f"http://127.0.0.1:{free_port()}")
+    assert error.transient and not error.answered
+
+
+async def _refusal(url: str) -> ProviderError:
+    client = provider(url)
     prompt = build_prompt("ERROR x", service=None, environment=None, priority=None)
     try:
         with pytest.raises(ProviderError) as error:
             await client.analyze(prompt, answer_schema(), deadline())
     finally:
         await client.close()
-    assert error.value.transient and not error.value.answered
+    return error.value

@@ -10,13 +10,12 @@ import urllib.parse
 from collections import Counter
 from datetime import datetime, timezone
 
-import psycopg2
 import pytest
 
 from bifrost_streams import codes
 from tests.requests_corpus import LOG_ENTRIES_DDL, inline_request, job_request
 from tests.support.kafka_io import as_messages, produce
-from tests.support.services import wait_for
+from tests.support.services import sql, wait_for
 
 ITEM_KEYS = {"job_id", "status", "severity", "confidence", "model_used", "summary",
              "root_cause", "recommendation", "error_code", "error_message", "trace_id",
@@ -24,18 +23,9 @@ ITEM_KEYS = {"job_id", "status", "severity", "confidence", "model_used", "summar
              "produced_at", "result"}
 
 
-def _execute(dsn, sql, args=()):
-    conn = psycopg2.connect(dsn)
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
-
-
 def _rows(dsn):
     """Every stored row, newest first, as the view must order them."""
-    rows = _execute(dsn, "SELECT job_id, status, severity, model_used, service_name, "
+    rows = sql(dsn, "SELECT job_id, status, severity, model_used, service_name, "
                          "produced_at, latency_ms, cache_hit FROM bifrost_analyses")
     keys = ("job_id", "status", "severity", "model_used", "service_name", "produced_at",
             "latency_ms", "cache_hit")
@@ -70,7 +60,7 @@ async def test_history_and_stats_views(pipeline_env, worker_factory):
     env = pipeline_env
     dsn = env["BIFROST_DATABASE_URL"]
     # With the table present, a missing row is LOG_NOT_FOUND (not LOG_SOURCE_UNAVAILABLE).
-    _execute(dsn, LOG_ENTRIES_DDL)
+    sql(dsn, LOG_ENTRIES_DDL)
     worker = worker_factory().start().wait_ready()
 
     first = [inline_request("ERROR Redis GET session:17 failed: connection refused", "orders"),
@@ -149,7 +139,7 @@ async def test_history_and_stats_views(pipeline_env, worker_factory):
         assert status == 400 and name in body["error"], (path, name, value, body)
 
     # Stats: one row from two days ago shows only in a window that reaches back that far.
-    _execute(dsn, "INSERT INTO bifrost_analyses (job_id, status, severity, model_used, "
+    sql(dsn, "INSERT INTO bifrost_analyses (job_id, status, severity, model_used, "
                   "latency_ms, cache_hit, produced_at) VALUES ('old-1', 'SUCCEEDED', 'LOW', "
                   "'old-model', 1000, false, now() - interval '48 hours')")
     status, stats = _get(worker, "/analyses/stats")

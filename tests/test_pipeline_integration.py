@@ -5,14 +5,13 @@ import json
 import random
 from collections import Counter, defaultdict
 
-import psycopg2
 
 from bifrost_streams import codes
 from tests.contract import check_dlq, check_result
 from tests.requests_corpus import (inline_request, insert_log_entries, job_request, log_line,
                                    malformed_requests)
 from tests.support.kafka_io import as_messages, produce, read_all, read_topic, wait_drained
-from tests.support.services import wait_for
+from tests.support.services import sql, wait_for
 
 
 def _jobs_topic(env):
@@ -27,12 +26,7 @@ def _by_job(records):
 
 
 def _db_rows(dsn):
-    conn = psycopg2.connect(dsn)
-    with conn, conn.cursor() as cur:
-        cur.execute("SELECT job_id, status, error_code FROM bifrost_analyses")
-        rows = cur.fetchall()
-    conn.close()
-    return rows
+    return sql(dsn, "SELECT job_id, status, error_code FROM bifrost_analyses")
 
 
 async def test_two_hundred_requests_redeliveries_and_malformed(pipeline_env, worker_factory,

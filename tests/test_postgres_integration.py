@@ -7,34 +7,24 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from tests.requests_corpus import LOG_ENTRIES_DDL, inline_request, job_request
 from tests.support.kafka_io import as_messages, produce, read_topic
-from tests.support.services import Postgres, free_port, wait_for
-
-
-def _execute(dsn, sql, args=()):
-    conn = psycopg2.connect(dsn)
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall() if cur.description else None
-    conn.close()
-    return rows
+from tests.support.services import Postgres, free_port, sql, wait_for
 
 
 async def test_a_row_committed_after_the_request_is_still_found(pipeline_env, worker_factory):
     env = pipeline_env
     dsn = env["BIFROST_DATABASE_URL"]
-    _execute(dsn, LOG_ENTRIES_DDL)
+    sql(dsn, LOG_ENTRIES_DDL)
     worker_factory(BIFROST_LOG_FETCH_ATTEMPTS="6").start().wait_ready()
     request = job_request(424242)
     await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["BIFROST_REQUEST_TOPIC"],
                   as_messages([request]))
     # Heimdall's transaction commits a moment after the request was published.
     await asyncio.sleep(0.5)
-    _execute(dsn, "INSERT INTO log_entries (id, event_id, timestamp, source, service_name, "
+    sql(dsn, "INSERT INTO log_entries (id, event_id, timestamp, source, service_name, "
                   "severity, log_content, log_hash) VALUES (424242, %s, now(), 'app', 'orders', "
                   "'ERROR', 'ERROR order 17 failed: connection refused', 'x')",
              (str(uuid.uuid4()),))
@@ -60,7 +50,7 @@ async def test_results_reach_postgres_after_an_outage(pipeline_env, worker_facto
     env = pipeline_env
     dsn = own_postgres.url()
     worker_factory(BIFROST_DATABASE_URL=dsn).start().wait_ready()
-    count = lambda: _execute(dsn, "SELECT count(*) FROM bifrost_analyses")[0][0]  # noqa: E731
+    count = lambda: sql(dsn, "SELECT count(*) FROM bifrost_analyses")[0][0]  # noqa: E731
     before = [inline_request(f"ERROR before outage {chr(97 + i)}", "svc") for i in range(20)]
     await produce(env["KAFKA_BOOTSTRAP_SERVERS"], env["BIFROST_REQUEST_TOPIC"],
                   as_messages(before))
@@ -77,5 +67,5 @@ async def test_results_reach_postgres_after_an_outage(pipeline_env, worker_facto
                      "results during the outage")
     own_postgres.start()
     wait_for(lambda: count() == 50, 90, "all 50 rows after the outage", interval=0.5)
-    ids = {row[0] for row in _execute(dsn, "SELECT job_id FROM bifrost_analyses")}
+    ids = {row[0] for row in sql(dsn, "SELECT job_id FROM bifrost_analyses")}
     assert ids == wanted | {r["request_id"] for r in before}

@@ -1,6 +1,7 @@
 """The one face every model backend shows: analyze(prompt, schema, deadline) -> Answer."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Protocol
 
@@ -44,6 +45,14 @@ class ProviderError(Exception):
         super().__init__(message)
         self.transient = transient
         self.answered = answered
+
+
+def remaining_seconds(deadline: float) -> float:
+    """Time left before a loop.time() deadline; refuses a call that could not finish."""
+    remaining = deadline - asyncio.get_running_loop().time()
+    if remaining <= 0:
+        raise ProviderError("deadline passed before the call", transient=False)
+    return remaining
 
 
 class InvalidAnswer(Exception):

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..redaction import Rule, redact
 from .answer import parse_answer
-from .base import Answer, Prompt, ProviderError
+from .base import Answer, Prompt, ProviderError, remaining_seconds
 
 JSON_ONLY = ("Answer with one JSON object and nothing else: no prose, no code fence. "
              "It must validate against this JSON schema:")
@@ -77,9 +77,7 @@ class BedrockProvider:
     async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
                       model: Optional[str] = None) -> Answer:
         model = model or self.model
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise ProviderError("deadline passed before the call", transient=False)
+        remaining = remaining_seconds(deadline)
         system, _ = redact(system_text(prompt, schema), self.rules)
         user, _ = redact(prompt.user, self.rules)
         started = time.perf_counter()

@@ -9,7 +9,7 @@ import httpx
 import ollama
 
 from .answer import parse_answer
-from .base import Answer, Prompt, ProviderError
+from .base import Answer, Prompt, ProviderError, remaining_seconds
 
 
 class OllamaProvider:
@@ -24,9 +24,7 @@ class OllamaProvider:
     async def analyze(self, prompt: Prompt, schema: Dict[str, Any], deadline: float,
                       model: Optional[str] = None) -> Answer:
         model = model or self.model
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise ProviderError("deadline passed before the call", transient=False)
+        remaining = remaining_seconds(deadline)
         started = time.perf_counter()
         try:
             response = await asyncio.wait_for(self._client.chat(

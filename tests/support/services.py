@@ -111,6 +111,18 @@ class Postgres:
         return self.url(name)
 
 
+def sql(dsn: str, statement: str, args: tuple = ()) -> Optional[list]:
+    """Run one statement in its own transaction; its rows, if it returns any."""
+    import psycopg2
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
 class Worker:
     """One `faust -A <app> worker` process with its own environment."""
 
