@@ -9,7 +9,7 @@ partition like the result cache's, because a template is not tied to a job's par
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Set
+from typing import Set
 
 from bifrost_streams.app import app
 from bifrost_streams.mining.miner import Match, TemplateMiner
@@ -42,6 +42,3 @@ def classify(service: str, text: str) -> Match:
                                      "first_seen": time.time()}
     return Match(match.template_id, match.template, True)
 
-
-def known(limit: int = 1000) -> List[Dict[str, Any]]:
-    return [{"template_id": key, **value} for key, value in list(templates.items())[:limit]]
