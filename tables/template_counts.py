@@ -94,11 +94,11 @@ def top(window: str, limit: int) -> List[Tuple[Tuple[str, str, str], int]]:
     """(service, template id, severity) by occurrences in the window holding now, summed over
     this worker's partitions."""
     start = int(time.time() // WINDOWS[window] * WINDOWS[window])
-    current = {k: v for k, v in counts.data.items() if k.split("|", 3)[1:3] == [window, str(start)]}
-    current.update({k: v for k, v in _totals.items()
-                    if k.split("|", 3)[1:3] == [window, str(start)]})
+    # Stored counts, overlaid with the newer in-memory totals of the same keys.
+    current = {**counts.data, **_totals}
     totals: Counter = Counter()
     for key, value in current.items():
-        _, _, _, severity, template_id = _split(key)
-        totals[(template_id.rsplit(":", 1)[0], template_id, severity)] += value
+        _, key_window, key_start, severity, template_id = _split(key)
+        if (key_window, key_start) == (window, start):
+            totals[(template_id.rsplit(":", 1)[0], template_id, severity)] += value
     return totals.most_common(limit)

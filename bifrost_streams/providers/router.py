@@ -66,10 +66,6 @@ class ModelRouter:
         name, model = chosen.steps[0]
         return model or self.providers[name].model
 
-    @property
-    def default_model(self) -> str:
-        return self.first_model(self.default_route)
-
     async def analyze(self, prompt: Prompt, deadline: float,
                       chosen: Optional[Route] = None) -> Answer:
         """Return the first valid answer along the route, or raise JobFailed."""

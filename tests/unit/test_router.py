@@ -82,7 +82,7 @@ async def test_a_route_picks_the_first_provider_and_its_model():
     assert (result.provider, result.model) == ("bedrock", "claude-haiku")
     assert cloud.models == ["claude-haiku"] and local.prompts == []
     assert router.first_model(chosen) == "claude-haiku"
-    assert router.default_model == "stub-model"
+    assert router.first_model(router.route(None)) == "stub-model"
 
 
 async def test_a_refusal_for_one_request_does_not_open_the_breaker():
