@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from faust.streams import current_event
 
@@ -90,15 +90,22 @@ async def expire_counts() -> None:
             counts.send_changelog(partition, key, None, value_serializer="raw")
 
 
-def top(window: str, limit: int) -> List[Tuple[Tuple[str, str, str], int]]:
-    """(service, template id, severity) by occurrences in the window holding now, summed over
-    this worker's partitions."""
-    start = int(time.time() // WINDOWS[window] * WINDOWS[window])
+def top(window: str, limit: int) -> Tuple[Optional[int], List[Tuple[Tuple[str, str, str], int]]]:
+    """The newest window holding counts (its start), and its (service, template id, severity)
+    by occurrences, summed over this worker's partitions.
+
+    Newest by the stream's time, like the counting: by the wall clock, a view asked just after
+    the hour would show an empty hour while the requests of the last one were still being
+    counted."""
     # Stored counts, overlaid with the newer in-memory totals of the same keys.
     current = {**counts.data, **_totals}
+    starts = [start for _, key_window, start, _, _ in map(_split, current) if key_window == window]
+    if not starts:
+        return None, []
+    newest = max(starts)
     totals: Counter = Counter()
     for key, value in current.items():
         _, key_window, key_start, severity, template_id = _split(key)
-        if (key_window, key_start) == (window, start):
+        if (key_window, key_start) == (window, newest):
             totals[(template_id.rsplit(":", 1)[0], template_id, severity)] += value
-    return totals.most_common(limit)
+    return newest, totals.most_common(limit)

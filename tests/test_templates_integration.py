@@ -78,8 +78,10 @@ async def test_loghub_stream_costs_one_call_per_template_across_a_restart(
                for r in results)
 
     code, body = second.get("/templates?window=1h&limit=5")
-    top = json.loads(body)["items"]
+    answer = json.loads(body)
+    top = answer["items"]
     assert code == 200 and len(top) == 5 and top[0]["occurrences"] >= top[-1]["occurrences"]
+    assert answer["start"].endswith(":00:00Z")
     assert top[0]["template"] and top[0]["service"] in SETS
     assert second.get("/templates?window=2d")[0] == 400
     await wait_drained(bootstrap, env["BIFROST_APP_ID"], [env["BIFROST_REQUEST_TOPIC"]], 60)
