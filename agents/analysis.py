@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Awaitable, Dict, List, Optional, Tuple, Union
 
 import structlog
 
 from bifrost_streams import codes, metrics
 from bifrost_streams.app import app, redaction_rules, settings
+from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, Later, set_current_event
 from bifrost_streams.codes import JobFailed
 from bifrost_streams.outcomes import (encode, failed, publish_job_dlq, publish_result,
                                       succeeded)
@@ -28,7 +29,7 @@ from bifrost_streams.providers.ollama import OllamaProvider
 from bifrost_streams.providers.policy import Route
 from bifrost_streams.providers.router import ModelRouter
 from bifrost_streams.providers.rules import RulesProvider
-from bifrost_streams.records import AnalysisRequest
+from bifrost_streams.records import AnalysisRequest, AnalysisResult
 from bifrost_streams.redaction import redact
 from bifrost_streams.singleflight import SingleFlight
 from bifrost_streams.storage.logs import fetch_log
@@ -50,39 +51,108 @@ PROVIDERS = {
 }
 router = ModelRouter([PROVIDERS[name]() for name in settings.provider_chain],
                      breaker_open_seconds=settings.breaker_open_seconds)
-running_jobs: SingleFlight[Tuple[Dict[str, Any], bytes]] = SingleFlight()
 running_analyses: SingleFlight[Answer] = SingleFlight()
+later = Later(settings.concurrency)
+# Jobs handed to a task and not finished: a copy of one in a later event joins it.
+slow_jobs: Dict[str, "asyncio.Future[Tuple[Dict[str, Any], Optional[bytes]]]"] = {}
 
 
-@app.agent(jobs_topic, concurrency=settings.concurrency)
+@app.agent(jobs_topic)
 async def analyze(stream):
-    async for request in stream:
-        await analyse(request)
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        await analyse_batch(stream, [(event, event.value) for event in events])
 
 
-async def analyse(request: AnalysisRequest) -> None:
-    """Called for an event of the request topic or the job stream on the partition of the
-    request's idempotency key: the jobs table writes to the current event's partition."""
-    with structlog.contextvars.bound_contextvars(job_id=request.job_id,
-                                                 trace_id=request.trace_id):
-        await handle(request)
+@dataclasses.dataclass
+class Ready:
+    """A job's result that needed no waiting: stored already, or served from the cache."""
+    result: Dict[str, Any]
+    encoded: Optional[bytes] = None  # its JSON, when new
+    delivered: Optional[Awaitable] = None  # the jobs table's changelog write, when new
 
 
-async def handle(request: AnalysisRequest) -> Dict[str, Any]:
-    """Publish the job's one result (stored or new) and return it."""
+@dataclasses.dataclass
+class Prepared:
+    """A job's log text classified and routed, waiting for the model."""
+    text: str
+    extra: Dict[str, Any]
+    chosen: Route
+    key: str  # in the result cache
+
+
+async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> None:
+    """Handle events of the request topic or the job stream that are on the partition of their
+    request's idempotency key (the jobs table writes to the current event's partition).
+
+    Jobs answered at once are published together once their jobs-table writes are durable;
+    the others run as tasks (batching.Later)."""
+    ready: List[Tuple[AnalysisRequest, Ready]] = []
+    try:
+        for event, request in items:
+            set_current_event(event)
+            step = quick(request)
+            if isinstance(step, Ready):
+                ready.append((request, step))
+                continue
+            with structlog.contextvars.bound_contextvars(job_id=request.job_id,
+                                                         trace_id=request.trace_id):
+                await _later(stream, event, request, step)
+    finally:
+        set_current_event(None)
+    pending = [step.delivered for _, step in ready if step.delivered is not None]
+    if pending:
+        await asyncio.gather(*pending)
+    for request, step in ready:
+        await _publish(request, step.result, step.encoded)
+
+
+def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:
+    """The job's result if it is stored or cached; else what the slow path continues from
+    (Prepared), or None when even the log text needs waiting for."""
     key = request.idempotency_key
     state = jobs.get(key)
-    encoded: Optional[bytes] = None
     if state is not None and state["state"] == jobs.DONE:
         metrics.IDEMPOTENCY_HITS.labels("done").inc()
-        result = state["result"]
-    else:
-        (result, encoded), shared = await running_jobs.do(key, lambda: _run(request))
-        if shared:
+        return Ready(state["result"])
+    if request.log_content is None or key in slow_jobs:
+        return None
+    try:
+        step = _prepare(request, request.log_content, _extra(request))
+    except Exception:  # the slow path fails it properly, with its DLQ event
+        return None
+    if isinstance(step, Prepared):
+        return step
+    result = step.asdict()
+    encoded = encode(result)
+    _log_done(result)
+    return Ready(result, encoded, jobs.mark_done(key, result["job_id"], encoded))
+
+
+async def _later(stream, event, request: AnalysisRequest, step: Optional[Prepared]) -> None:
+    key = request.idempotency_key
+    joined = slow_jobs.get(key)
+    if joined is None:
+        slow_jobs[key] = asyncio.get_running_loop().create_future()
+
+    async def work() -> None:
+        if joined is not None:
             metrics.IDEMPOTENCY_HITS.labels("in_flight").inc()
+            result, encoded = await asyncio.shield(joined)
+        else:
+            try:
+                result, encoded = await _run(request, step)
+            except BaseException as exc:
+                slow_jobs.pop(key).set_exception(exc)
+                raise
+            slow_jobs.pop(key).set_result((result, encoded))
+        await _publish(request, result, encoded)
+    await later.start(stream, event, work)
+
+
+async def _publish(request: AnalysisRequest, result: Dict[str, Any],
+                   encoded: Optional[bytes]) -> None:
     await publish_result(result, encoded)
     metrics.REQUEST_LATENCY.labels(_path(result)).observe(time.time() - request.received_at)
-    return result
 
 
 def _path(result: Dict[str, Any]) -> str:
@@ -91,52 +161,82 @@ def _path(result: Dict[str, Any]) -> str:
     return "cache" if result["result"].get("cache_hit") else "model"
 
 
-async def _run(request: AnalysisRequest) -> Tuple[Dict[str, Any], bytes]:
-    """The job's new result, and its JSON as stored and as it will be published."""
+async def _run(request: AnalysisRequest,
+               step: Optional[Prepared]) -> Tuple[Dict[str, Any], bytes]:
+    """The job's new result, durable in the jobs table, and its JSON as it will be published."""
     metrics.IN_FLIGHT.inc()
     try:
-        result = (await _serve(request)).asdict()
+        result = (await _serve(request, step)).asdict()
     finally:
         metrics.IN_FLIGHT.dec()
     encoded = encode(result)
     await jobs.mark_done(request.idempotency_key, result["job_id"], encoded)
-    # Failures are logged (with their DLQ event); a line per success would cost more than
-    # the cache path itself, so successes are logged at debug.
-    (log.info if result["status"] != "SUCCEEDED" else log.debug)(
-        "job_done", status=result["status"], error_code=result["error_code"],
-        cache_hit=result["result"].get("cache_hit"), latency_ms=result["latency_ms"])
+    _log_done(result)
     return result, encoded
 
 
-async def _serve(request: AnalysisRequest):
-    extra: Dict[str, Any] = {"form": request.form, "service_name": request.service_name,
-                             "environment": request.environment,
-                             "idempotency_key": request.idempotency_key,
-                             "prompt_version": PROMPT_VERSION, "language": settings.language}
-    try:
-        text = await _log_text(request, extra)
-        if settings.redaction:
-            text, extra["redactions"] = redact(text, redaction_rules)
-        template = templates.classify(extra["service_name"] or "unknown", text)
-        extra.update(template_id=template.template_id, template=template.template,
-                     new_template=template.is_new,
-                     occurrences=template_counts.count(template.template_id,
-                                                       (request.priority or "UNKNOWN").upper()))
-        chosen = router.route(request.model_policy)
-        if chosen.note is not None:
-            extra["model_policy"] = chosen.note
-        key = results.cache_key(template.template_id, router.first_model(chosen),
-                                PROMPT_VERSION, settings.language)
-        cached = results.lookup(key)
-        if cached is not None:
-            metrics.CACHE.labels("hit").inc()
-            # A storm: the template's first occurrence was analysed, this one is answered
-            # with that analysis at once.
-            extra["storm_suppressed"] = extra["occurrences"]["1m"] > 1
-            return succeeded(request, _answer(cached), extra, cache_hit=True)
+def _log_done(result: Dict[str, Any]) -> None:
+    # Failures are logged (with their DLQ event); a line per success would cost more than
+    # the cache path itself, so successes are logged at debug.
+    (log.info if result["status"] != "SUCCEEDED" else log.debug)(
+        "job_done", job_id=result["job_id"], status=result["status"],
+        error_code=result["error_code"], cache_hit=result["result"].get("cache_hit"),
+        latency_ms=result["latency_ms"])
+
+
+def _extra(request: AnalysisRequest) -> Dict[str, Any]:
+    return {"form": request.form, "service_name": request.service_name,
+            "environment": request.environment, "idempotency_key": request.idempotency_key,
+            "prompt_version": PROMPT_VERSION, "language": settings.language}
+
+
+def _prepare(request: AnalysisRequest, text: str,
+             extra: Dict[str, Any]) -> Union[AnalysisResult, Prepared]:
+    """Redact, classify and count the log text, route it; the result if the cache has it."""
+    if settings.redaction:
+        text, extra["redactions"] = redact(text, redaction_rules)
+    template = templates.classify(extra["service_name"] or "unknown", text)
+    extra.update(template_id=template.template_id, template=template.template,
+                 new_template=template.is_new,
+                 occurrences=template_counts.count(template.template_id,
+                                                   (request.priority or "UNKNOWN").upper()))
+    chosen = router.route(request.model_policy)
+    if chosen.note is not None:
+        extra["model_policy"] = chosen.note
+    key = results.cache_key(template.template_id, router.first_model(chosen),
+                            PROMPT_VERSION, settings.language)
+    return _from_cache(request, key, extra) or Prepared(text, extra, chosen, key)
+
+
+def _from_cache(request: AnalysisRequest, key: str,
+                extra: Dict[str, Any]) -> Optional[AnalysisResult]:
+    cached = results.lookup(key)
+    if cached is None:
         metrics.CACHE.labels("miss").inc()
+        return None
+    metrics.CACHE.labels("hit").inc()
+    # A storm: the template's first occurrence was analysed, this one is answered with that
+    # analysis at once.
+    extra["storm_suppressed"] = extra["occurrences"]["1m"] > 1
+    return succeeded(request, _answer(cached), extra, cache_hit=True)
+
+
+async def _serve(request: AnalysisRequest, step: Optional[Prepared]) -> AnalysisResult:
+    extra = step.extra if step is not None else _extra(request)
+    try:
+        if step is None:
+            text = await _log_text(request, extra)
+            prepared = _prepare(request, text, extra)
+            if isinstance(prepared, AnalysisResult):
+                return prepared
+            step = prepared
+        else:
+            # Another job of the batch with this template may have had its answer since.
+            cached = _from_cache(request, step.key, extra)
+            if cached is not None:
+                return cached
         answer, shared = await running_analyses.do(
-            key, lambda: _ask_model(key, chosen, text, request, extra))
+            step.key, lambda: _ask_model(step.key, step.chosen, step.text, request, extra))
         return succeeded(request, answer, extra, cache_hit=shared)
     except JobFailed as failure:
         await publish_job_dlq(request, failure.code, failure.message)

@@ -8,13 +8,17 @@ becomes exactly one dlq.failed event; the agent never stops on bad input.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import structlog
 
-from agents.analysis import analyse, jobs_topic
+from agents.analysis import analyse_batch, jobs_topic
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
+from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN
 from bifrost_streams.outcomes import publish_invalid_dlq, send_json
 from bifrost_streams.topics import key_partition
+from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.validation import InvalidRequest, parse_request
 
 log = structlog.get_logger("bifrost.intake")
@@ -23,24 +27,34 @@ request_topic = app.topic(settings.request_topic, key_type=bytes, value_type=byt
                           key_serializer="raw", value_serializer="raw")
 
 
-# As many actors as the analysis agent: a request analysed here may wait on the model.
-@app.agent(request_topic, concurrency=settings.concurrency)
+@app.agent(request_topic)
 async def intake(stream):
-    async for event in stream.events():
-        message = event.message
-        try:
-            request = parse_request(event.value, max_bytes=settings.max_request_bytes,
-                                    topic=message.topic, partition=message.partition,
-                                    offset=message.offset)
-        except InvalidRequest as error:
-            metrics.REQUESTS.labels("invalid").inc()
-            await publish_invalid_dlq(error, message.topic, message.partition, message.offset)
-            continue
-        metrics.REQUESTS.labels(request.form).inc()
-        # The request topic and the job stream have one partition count (topics.py), and a
-        # worker owns the same partition numbers of both: this partition is the key's.
-        if key_partition(request.idempotency_key, app.conf.topic_partitions) == message.partition:
-            await analyse(request)
-        else:
-            await send_json(jobs_topic.get_topic_name(), request.idempotency_key,
-                            request.asdict())
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        here = []
+        for event in events:
+            request = await _accept(event)
+            if request is None:
+                continue
+            # The request topic and the job stream have one partition count (topics.py), and
+            # a worker owns the same partition numbers of both: this partition is the key's.
+            if key_partition(request.idempotency_key,
+                             app.conf.topic_partitions) == event.message.partition:
+                here.append((event, request))
+            else:
+                await send_json(jobs_topic.get_topic_name(), request.idempotency_key,
+                                request.asdict())
+        await analyse_batch(stream, here)
+
+
+async def _accept(event) -> Optional[AnalysisRequest]:
+    message = event.message
+    try:
+        request = parse_request(event.value, max_bytes=settings.max_request_bytes,
+                                topic=message.topic, partition=message.partition,
+                                offset=message.offset)
+    except InvalidRequest as error:
+        metrics.REQUESTS.labels("invalid").inc()
+        await publish_invalid_dlq(error, message.topic, message.partition, message.offset)
+        return None
+    metrics.REQUESTS.labels(request.form).inc()
+    return request

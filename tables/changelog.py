@@ -8,7 +8,7 @@ any event) knows which changelog partition the tombstone belongs to.
 from __future__ import annotations
 
 import json
-from typing import Any, Collection, Dict, Optional
+from typing import Any, Awaitable, Collection, Dict, Optional
 
 import faust
 from faust.streams import current_event
@@ -57,13 +57,15 @@ def owned_partitions(app: faust.App, topic: str) -> set:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
-async def write_durably(table: faust.Table, key: str, value: Dict[str, Any]) -> None:
-    """Store key -> value and return once the changelog holds it (acks=all).
+def write_soon(table: faust.Table, key: str, value: Any) -> Awaitable:
+    """Store key -> value; the returned future resolves once the changelog holds it (acks=all).
 
-    A plain `table[key] = value` only queues the changelog write; a result published after it
-    could reach Heimdall while a crash loses the table entry, and the redelivered request would
-    then be answered a second, different time.
+    A plain `table[key] = value` only queues the changelog write; a result published before
+    that write is delivered could reach Heimdall while a crash loses the table entry, and the
+    redelivered request would then be answered a second, different time. Callers await the
+    future before they publish; a batch awaits all of its futures at once.
     """
     delivered = table.send_changelog(table.partition_for_key(key), key, value)
     table.data[key] = value
-    await delivered
+    return delivered
+

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Awaitable, Dict, Optional
 
 import faust
 
@@ -38,11 +38,12 @@ def get(key: str) -> Optional[Dict[str, Any]]:
     return json.loads(stored)
 
 
-async def mark_done(key: str, job_id: str, result_json: bytes) -> None:
-    """Durable before the result is published, so a redelivery finds it."""
+def mark_done(key: str, job_id: str, result_json: bytes) -> Awaitable:
+    """Store the finished job; await the returned future before publishing its result, so a
+    redelivery always finds it."""
     head = json.dumps(changelog.stamp({"state": DONE, "job_id": job_id}, time.time()))
-    await changelog.write_durably(jobs, key,
-                                  head[:-1].encode() + b', "result": ' + result_json + b"}")
+    return changelog.write_soon(jobs, key,
+                                head[:-1].encode() + b', "result": ' + result_json + b"}")
 
 
 @app.timer(interval=300.0, on_leader=False)

@@ -1,0 +1,71 @@
+"""Batches of events, and the slow work that outlives its batch.
+
+The agents take events in batches (Stream.take_events): the cache path then costs one wait
+for the changelog per batch instead of one per event. A job that must wait for PostgreSQL or
+a model runs as a task of its own, so it holds up neither its batch nor the next: its event
+keeps a reference until the task ends, and Faust commits a partition's offset only up to the
+first event not yet acknowledged, so a crash redelivers it (and the jobs table absorbs what
+was finished after it).
+"""
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Awaitable, Callable, Set
+
+import structlog
+from faust.streams import _current_event
+from faust.types import EventT, StreamT
+
+log = structlog.get_logger("bifrost.batching")
+
+# Up to this many events per batch; a batch waits at most this long to fill.
+BATCH_MAX = 500
+BATCH_WITHIN = 0.005
+
+
+def set_current_event(event: EventT | None) -> None:
+    """What the stream does for each event it yields: tables write to this event's partition.
+
+    take_events yields lists, so the batch sets it for each event it handles: in this task's
+    context only. The stream's own `current_event` attribute belongs to its buffering task,
+    which reads it while the batch runs."""
+    _current_event.set(weakref.ref(event) if event is not None else None)
+
+
+class Later:
+    """Runs slow jobs as tasks, at most `limit` at once; a full house holds the batch back."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._tasks: Set[asyncio.Task] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def start(self, stream: StreamT, event: EventT,
+                    work: Callable[[], Awaitable[object]]) -> None:
+        await self._slots.acquire()
+        # take_events acknowledges the whole batch when it ends; this reference keeps the
+        # event unacknowledged until the work is done.
+        event.message.incref()
+        # The task copies the current context: the current event and the log's job_id.
+        task = asyncio.ensure_future(self._run(stream, event, work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, stream: StreamT, event: EventT,
+                   work: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The job's outcome could not be published: leave the event unacknowledged (its
+            # offset is never committed) and stop the worker, so a restart redelivers it.
+            log.exception("slow_job_crashed")
+            await stream.app.crash(exc)
+        else:
+            await stream.ack(event)
+        finally:
+            self._slots.release()
