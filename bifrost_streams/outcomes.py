@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Dict, Optional
 
 import structlog
 
-from . import metrics
+from . import metrics, recent
 from .app import app, settings
 from .providers.base import Answer
 from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
@@ -73,6 +73,7 @@ async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None
     when the caller has it already (a new result is encoded once, for the table and here)."""
     await send_bytes(settings.result_topic, result["job_id"], encoded or encode(result))
     metrics.RESULTS.labels(result["status"]).inc()
+    recent.remember(result)
 
 
 async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> None:

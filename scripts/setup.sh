@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `setup.sh python`: what the worker needs (make run).
 # `setup.sh all`: everything the tests need on a fresh machine as well: the test packages
-# (llama.cpp is built from source once, about 15 minutes on 2 cores), PostgreSQL from Debian's
-# package and the Apache Kafka broker jars from Maven Central (Java 17 and Maven are expected).
+# (llama.cpp is built from source once, about 15 minutes on 2 cores), PostgreSQL and Chromium
+# from Debian's packages and the Apache Kafka broker jars from Maven Central (Java 17 and Maven
+# are expected).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +35,17 @@ postgres_package() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
 }
 
+chromium_package() {
+  # The dashboard's test loads the page in headless Chromium.
+  command -v chromium >/dev/null && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: Chromium is missing; run as root or: sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+}
+
 java_tools() {
   command -v java >/dev/null && command -v mvn >/dev/null && return 0
   if [ "$(id -u)" != 0 ]; then
@@ -49,6 +61,7 @@ case "${1:-all}" in
   all)
     test_env
     postgres_package
+    chromium_package
     java_tools
     bash scripts/kafka.sh fetch
     ;;
