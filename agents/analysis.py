@@ -29,11 +29,11 @@ from bifrost_streams.providers.ollama import OllamaProvider
 from bifrost_streams.providers.policy import Route
 from bifrost_streams.providers.router import ModelRouter
 from bifrost_streams.providers.rules import RulesProvider
-from bifrost_streams.records import AnalysisRequest, AnalysisResult
+from bifrost_streams.records import STATUS_SUCCEEDED, AnalysisRequest, AnalysisResult
 from bifrost_streams.redaction import redact
 from bifrost_streams.singleflight import SingleFlight
 from bifrost_streams.storage.logs import fetch_log
-from tables import jobs, results, template_counts, templates
+from tables import dead_letters, jobs, results, template_counts, templates
 
 log = structlog.get_logger("bifrost.analysis")
 
@@ -110,11 +110,17 @@ def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:
     """The job's result if it is stored or cached; else what the slow path continues from
     (Prepared), or None when even the log text needs waiting for."""
     key = request.idempotency_key
+    if key in slow_jobs:  # running (a redrive re-runs a finished job): join it
+        return None
     state = jobs.get(key)
-    if state is not None and state["state"] == jobs.DONE:
+    # A redrive from the DLQ serves a job that failed again; any other copy gets what the
+    # first one got.
+    if state is not None and state["state"] == jobs.DONE and not (
+            request.redrive and state["result"]["status"] != STATUS_SUCCEEDED):
         metrics.IDEMPOTENCY_HITS.labels("done").inc()
+        _served(request, state["result"], new=False)
         return Ready(state["result"])
-    if request.log_content is None or key in slow_jobs:
+    if request.log_content is None:
         return None
     try:
         step = _prepare(request, request.log_content, _extra(request))
@@ -124,7 +130,7 @@ def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:
         return step
     result = step.asdict()
     encoded = encode(result)
-    _log_done(result)
+    _served(request, result)
     return Ready(result, encoded, jobs.mark_done(key, result["job_id"], encoded))
 
 
@@ -171,17 +177,21 @@ async def _run(request: AnalysisRequest,
         metrics.IN_FLIGHT.dec()
     encoded = encode(result)
     await jobs.mark_done(request.idempotency_key, result["job_id"], encoded)
-    _log_done(result)
+    _served(request, result)
     return result, encoded
 
 
-def _log_done(result: Dict[str, Any]) -> None:
-    # Failures are logged (with their DLQ event); a line per success would cost more than
-    # the cache path itself, so successes are logged at debug.
-    (log.info if result["status"] != "SUCCEEDED" else log.debug)(
-        "job_done", job_id=result["job_id"], status=result["status"],
-        error_code=result["error_code"], cache_hit=result["result"].get("cache_hit"),
-        latency_ms=result["latency_ms"])
+def _served(request: AnalysisRequest, result: Dict[str, Any], new: bool = True) -> None:
+    """Called while the job's event is processed, once its result is known."""
+    if request.redrive and result["status"] == STATUS_SUCCEEDED:
+        dead_letters.resolve(request.job_id)
+    if new:
+        # Failures are logged (with their DLQ event); a line per success would cost more
+        # than the cache path itself, so successes are logged at debug.
+        (log.info if result["status"] != STATUS_SUCCEEDED else log.debug)(
+            "job_done", job_id=result["job_id"], status=result["status"],
+            error_code=result["error_code"], cache_hit=result["result"].get("cache_hit"),
+            latency_ms=result["latency_ms"], redrive=request.redrive)
 
 
 def _extra(request: AnalysisRequest) -> Dict[str, Any]:

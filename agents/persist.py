@@ -14,6 +14,7 @@ import structlog
 
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
+from bifrost_streams.storage import audit
 from bifrost_streams.storage.analyses import create_schema, insert_results
 
 log = structlog.get_logger("bifrost.persist")
@@ -44,8 +45,10 @@ if settings.database_url:
     @app.task
     async def create_tables() -> None:
         await _with_retry("create_schema", lambda: create_schema(settings.database_url))
+        await _with_retry("create_audit_schema",
+                          lambda: audit.create_schema(settings.database_url))
         schema_ready.set()
-        log.info("schema_ready", table="bifrost_analyses")
+        log.info("schema_ready", tables=["bifrost_analyses", "bifrost_redrive_audit"])
 
     @app.agent(persisted_topic)
     async def persist(stream):

@@ -82,6 +82,7 @@ app = BifrostApp(
     web_bind=settings.web_host,
     web_port=settings.web_port,
     web_host=settings.web_host,
+    canonical_url=settings.web_url,
     # The worker imports these packages at start-up; their modules declare tables, agents
     # and pages on `app`.
     autodiscover=["tables", "agents", "bifrost_streams.web",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -157,6 +158,16 @@ def _on_off(value: Any) -> bool:
     return text in ("on", "true")
 
 
+def _admin_token(value: Any) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    token = _text(value)
+    # A guessable token on a view that re-publishes jobs is no protection.
+    if len(token) < 16:
+        raise ValueError(f"must be at least 16 characters, got {len(token)}")
+    return token
+
+
 def _store(value: Any) -> str:
     text = _text(value)
     if text not in ("rocksdb://", "memory://"):
@@ -226,6 +237,14 @@ OPTIONS: Mapping[str, Option] = {
                                  ""),
     "log_level": Option("BIFROST_LOG_LEVEL", "log_level",
                         _one_of("debug", "info", "warning", "error"), "info"),
+    # Operations (issue 5)
+    "admin_token": Option("BIFROST_ADMIN_TOKEN", "web.admin_token", _admin_token, None),
+    "redrive_max_attempts": Option("BIFROST_REDRIVE_MAX_ATTEMPTS", "dlq.max_redrives",
+                                   _int_between(1, 100), 3),
+    "redrive_per_minute": Option("BIFROST_REDRIVE_PER_MINUTE", "dlq.redrives_per_minute",
+                                 _int_between(1, 100000), 60),
+    "advertised_url": Option("BIFROST_ADVERTISED_URL", "web.advertised_url",
+                             lambda v: None if v in (None, "") else _http_url(v), None),
 }
 
 
@@ -264,6 +283,10 @@ class Settings:
     session_timeout_seconds: float
     redaction_patterns: Dict[str, str]
     log_level: str
+    admin_token: Optional[str]
+    redrive_max_attempts: int
+    redrive_per_minute: int
+    advertised_url: Optional[str]
 
     @property
     def log_database_url(self) -> Optional[str]:
@@ -277,6 +300,14 @@ class Settings:
     @property
     def provider_chain(self) -> tuple:
         return (self.first_provider,) + self.fallback
+
+    @property
+    def web_url(self) -> str:
+        """Where the other workers reach this one's views (they route requests by key)."""
+        if self.advertised_url:
+            return self.advertised_url
+        host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def jobs_topic(self) -> str:

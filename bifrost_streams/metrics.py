@@ -23,3 +23,5 @@ IN_FLIGHT = Gauge("bifrost_in_flight_requests", "requests being analysed right n
 LOG_FETCH = Counter("bifrost_log_fetch_total", "reads of Heimdall's log_entries", ["outcome"])
 PERSISTED = Counter("bifrost_persisted_results_total", "results written to PostgreSQL",
                     ["outcome"])
+REDRIVES = Counter("bifrost_redrives_total", "dead letters redriven or refused, by outcome",
+                   ["outcome"])

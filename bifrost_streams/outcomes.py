@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Awaitable, Dict, Optional
+from typing import Any, Awaitable, Dict, List, Optional, Tuple
 
 import structlog
 
@@ -16,14 +16,20 @@ from .providers.base import Answer
 from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
                       AnalysisResult, DlqEvent, dlq_timestamp, result_timestamp, zero_usage)
 from .validation import InvalidRequest, dlq_payload
+from tables import dead_letters
 
 log = structlog.get_logger("bifrost.outcomes")
+
+# Kafka header on a request re-published from the DLQ: which redrive it is. Heimdall uses no
+# headers, so the request itself stays exactly what was received.
+REDRIVE_HEADER = "bifrost-redrive"
 
 async def send_json(topic: str, key: Optional[str], value: Dict[str, Any]) -> Awaitable:
     return await send_bytes(topic, key, encode(value))
 
 
-async def send_bytes(topic: str, key: Optional[str], value: bytes) -> Awaitable:
+async def send_bytes(topic: str, key: Optional[str], value: bytes,
+                     headers: Optional[List[Tuple[str, bytes]]] = None) -> Awaitable:
     """Queue one message on the app's producer; return its delivery future.
 
     Straight to the producer rather than through Topic.send: on the cache path Faust's
@@ -31,7 +37,7 @@ async def send_bytes(topic: str, key: Optional[str], value: bytes) -> Awaitable:
     The worker still flushes this producer before it commits offsets.
     """
     return await app.producer.send(topic, key.encode() if key is not None else None, value,
-                                   partition=None, timestamp=None, headers=None)
+                                   partition=None, timestamp=None, headers=headers)
 
 
 def encode(value: Dict[str, Any]) -> bytes:
@@ -77,7 +83,7 @@ async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None
 
 
 async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> None:
-    await _publish_dlq(DlqEvent(
+    await _publish_dlq(request.redrive, DlqEvent(
         schema_version=SCHEMA_VERSION, job_id=request.job_id,
         idempotency_key=request.idempotency_key, error_code=code, error_message=message,
         trace_id=request.trace_id, original_topic=request.original_topic,
@@ -87,8 +93,8 @@ async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> 
 
 
 async def publish_invalid_dlq(error: InvalidRequest, topic: str, partition: int,
-                              offset: int) -> None:
-    await _publish_dlq(DlqEvent(
+                              offset: int, redrive: int = 0) -> None:
+    await _publish_dlq(redrive, DlqEvent(
         schema_version=SCHEMA_VERSION, job_id=error.job_id,
         idempotency_key=error.idempotency_key, error_code=error.code,
         error_message=error.message, trace_id=error.trace_id, original_topic=topic,
@@ -96,8 +102,10 @@ async def publish_invalid_dlq(error: InvalidRequest, topic: str, partition: int,
         payload=error.payload))
 
 
-async def _publish_dlq(event: DlqEvent) -> None:
+async def _publish_dlq(redrive: int, event: DlqEvent) -> None:
+    """Called while the failing event is processed: the dead-letters table keeps it."""
     await send_json(settings.dlq_topic, event.job_id or event.idempotency_key, event.asdict())
+    dead_letters.record(event, redrive)
     metrics.DLQ_EVENTS.labels(event.error_code or "UNKNOWN").inc()
     log.warning("dlq_event", error_code=event.error_code, error_message=event.error_message,
                 job_id=event.job_id, original_partition=event.original_partition,

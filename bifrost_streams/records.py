@@ -50,6 +50,7 @@ class AnalysisRequest(faust.Record, include_metadata=False, serializer="json"):
     original_offset: int = -1
     received_at: float = 0.0
     payload: Optional[Dict[str, Any]] = None  # the request as received, for the DLQ
+    redrive: int = 0  # which redrive from the DLQ this is (0: none)
 
 
 class AnalysisResult(faust.Record, include_metadata=False, serializer="json"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List
 
-from .pool import get_pool
+from .pool import execute_schema, get_pool
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bifrost_analyses (
@@ -45,15 +45,7 @@ COLUMNS = ("job_id", "status", "severity", "confidence", "model_used", "summary"
            "latency_ms", "result", "produced_at")
 
 async def create_schema(dsn: str) -> None:
-    pool = await get_pool(dsn)
-    async with pool.acquire() as conn:
-        async with conn.cursor() as cur:
-            # Serialise concurrent start-ups: CREATE IF NOT EXISTS races on the catalog.
-            await cur.execute("SELECT pg_advisory_lock(424242)")
-            try:
-                await cur.execute(SCHEMA)
-            finally:
-                await cur.execute("SELECT pg_advisory_unlock(424242)")
+    await execute_schema(dsn, SCHEMA)
 
 
 def row(result: Dict[str, Any]) -> tuple:

@@ -27,3 +27,16 @@ async def close_pools() -> None:
         pool.close()
         await pool.wait_closed()
     _pools.clear()
+
+
+async def execute_schema(dsn: str, statements: str) -> None:
+    """Run CREATE ... IF NOT EXISTS statements; several workers may start at once."""
+    pool = await get_pool(dsn)
+    async with pool.acquire() as conn:
+        async with conn.cursor() as cur:
+            # Serialise concurrent start-ups: CREATE IF NOT EXISTS races on the catalog.
+            await cur.execute("SELECT pg_advisory_lock(424242)")
+            try:
+                await cur.execute(statements)
+            finally:
+                await cur.execute("SELECT pg_advisory_unlock(424242)")

@@ -24,7 +24,7 @@ from agents import analysis
 from bifrost_streams import metrics, recent
 from bifrost_streams.app import app
 from bifrost_streams.records import result_timestamp
-from tables import template_counts, templates
+from tables import dead_letters, template_counts, templates
 
 REFRESH_SECONDS = 5
 TOP_TEMPLATES = 10
@@ -50,9 +50,8 @@ def results_by_status() -> Dict[str, float]:
 
 
 def dlq_size() -> int:
-    """DLQ events this worker published since it started: what the page can tell of the
-    dead-letter queue until something keeps what is waiting there."""
-    return int(sum(_counts(metrics.DLQ_EVENTS, "error_code").values()))
+    """Dead letters waiting for a redrive on this worker's partitions."""
+    return dead_letters.waiting_count()
 
 
 @app.timer(interval=1.0, on_leader=False)
@@ -115,7 +114,7 @@ def render(data: Dict[str, Any]) -> str:
                  [[status, int(count)] for status, count in sorted(statuses.items())])
         + '</section>',
         '<section><h2>Dead-letter queue</h2><p><span id="dlq-size" class="figure">'
-        f'{_e(data["dlq_size"])}</span> events</p></section>',
+        f'{_e(data["dlq_size"])}</span> waiting (GET /dlq lists them)</p></section>',
         '<section><h2>Circuit breakers</h2>'
         + _table("breakers", ["provider", "state"], sorted(data["breakers"].items()))
         + '</section>',

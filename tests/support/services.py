@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Optional, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -150,8 +150,20 @@ class Worker:
         return self
 
     def get(self, path: str) -> tuple:
+        return self.request(path)
+
+    def post(self, path: str, document: Any, token: Optional[str] = None) -> tuple:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.request(path, json.dumps(document).encode(), headers)
+
+    def request(self, path: str, body: Optional[bytes] = None,
+                headers: Optional[Dict[str, str]] = None) -> tuple:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body,
+                                         headers=headers or {})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(request, timeout=15) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

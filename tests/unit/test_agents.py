@@ -12,7 +12,7 @@ from bifrost_streams import codes, outcomes
 from bifrost_streams.app import app, settings
 from bifrost_streams.topics import key_partition
 from bifrost_streams.providers.router import ModelRouter
-from tables import jobs, results, template_counts, templates
+from tables import dead_letters, job_ids, jobs, results, template_counts, templates
 from tests.contract import check_dlq, check_result
 from tests.support.stub_provider import StubProvider
 
@@ -51,7 +51,8 @@ def outbox(monkeypatch):
         future.message = SimpleNamespace(partition=partition or 0)
         future.set_result(None)
         return future
-    for table in (jobs.jobs, results.results, templates.templates, template_counts.counts):
+    for table in (jobs.jobs, results.results, templates.templates, template_counts.counts,
+                  dead_letters.dead_letters, job_ids.job_ids):
         monkeypatch.setattr(table, "send_changelog", delivered)
         table.data.clear()
     templates._recorded.clear()
@@ -196,3 +197,47 @@ async def test_configured_redaction_patterns_reach_the_prompt_path(outbox, model
     await _analyse([_request({**INLINE, "log_content": "ERROR access denied for EMP-123456"})])
     assert "EMP-123456" not in model.prompts[0].user
     assert outbox.sent["result"][0][1]["result"]["redactions"] == {"employee_id": 1}
+
+
+async def test_a_redrive_serves_a_failed_job_again_and_clears_its_dead_letter(
+        outbox, model, monkeypatch):
+    async def missing(dsn, log_id, attempts):
+        raise codes.JobFailed(codes.LOG_NOT_FOUND, f"no row {log_id}")
+    monkeypatch.setattr(analysis, "fetch_log", missing)
+    await _analyse([_request(JOB)])
+    entry = dead_letters.dead_letters.get(JOB["job_id"])
+    assert entry["error_code"] == codes.LOG_NOT_FOUND and entry["failures"] == 1
+    assert entry["payload"] == JOB
+
+    async def found(dsn, log_id, attempts):
+        return SimpleNamespace(content="ERROR payment failed", service_name="payments",
+                               environment="prod")
+    monkeypatch.setattr(analysis, "fetch_log", found)
+    plain, redriven = _request(JOB), _request(JOB)
+    redriven.redrive = 1
+    await _analyse([plain, redriven, plain])
+    statuses = [value["status"] for _, value in outbox.sent["result"]]
+    # A plain copy gets the stored result; the redrive runs again; later copies get its result.
+    assert statuses == ["FAILED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
+    assert JOB["job_id"] not in dead_letters.dead_letters
+    assert len(model.prompts) == 1
+
+
+async def test_a_redrive_of_a_succeeded_job_republishes_it(outbox, model):
+    request = _request(INLINE)
+    await _analyse([request])
+    again = _request(INLINE)
+    again.redrive = 2
+    await _analyse([again])
+    first, second = (value for _, value in outbox.sent["result"])
+    assert first == second and len(model.prompts) == 1
+
+
+async def test_intake_reads_the_redrive_header_and_indexes_job_ids(outbox, model):
+    assert intake.redrive_of([("bifrost-redrive", b"2")]) == 2
+    assert intake.redrive_of([("other", b"x")]) == 0 and intake.redrive_of(None) == 0
+    assert intake.redrive_of([("bifrost-redrive", b"x")]) == 0
+    async with intake.intake.test_context() as agent:
+        await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode(),
+                        partition=_partitions(JOB["job_id"])[0])
+    assert job_ids.key_for(JOB["job_id"]) == JOB["idempotency_key"]

@@ -50,17 +50,6 @@ def test_throughput_is_over_the_last_minute_of_samples():
     assert recent.throughput(200.0, 1000) is None  # no sample in the last minute
 
 
-def test_dlq_size_sums_every_error_code():
-    before = dashboard.dlq_size()
-    try:
-        metrics.DLQ_EVENTS.labels("TEST_A").inc(2)
-        metrics.DLQ_EVENTS.labels("TEST_B").inc()
-        assert dashboard.dlq_size() == before + 3
-    finally:
-        metrics.DLQ_EVENTS.remove("TEST_A")
-        metrics.DLQ_EVENTS.remove("TEST_B")
-
-
 def test_text_from_logs_and_models_is_escaped():
     recent.remember(result("job-1", summary=HOSTILE))
     recent.remember(result("job-2", status="FAILED", summary=None, severity=None,
