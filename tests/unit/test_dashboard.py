@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bifrost_streams import metrics, outcomes, recent
+from bifrost_streams import outcomes, recent
 from bifrost_streams.web import dashboard
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
