@@ -31,7 +31,7 @@ from bifrost_streams.providers.router import ModelRouter
 from bifrost_streams.providers.rules import RulesProvider
 from bifrost_streams.records import STATUS_SUCCEEDED, AnalysisRequest, AnalysisResult
 from bifrost_streams.redaction import redact
-from bifrost_streams.singleflight import SingleFlight
+from bifrost_streams.singleflight import LeaderCancelled, SingleFlight
 from bifrost_streams.storage.logs import fetch_log
 from tables import dead_letters, jobs, results, template_counts, templates
 
@@ -172,7 +172,7 @@ async def _run(request: AnalysisRequest,
     """The job's new result, durable in the jobs table, and its JSON as it will be published."""
     metrics.IN_FLIGHT.inc()
     try:
-        result = (await _serve(request, step)).asdict()
+        result = (await _within_deadline(request, step)).asdict()
     finally:
         metrics.IN_FLIGHT.dec()
     encoded = encode(result)
@@ -231,6 +231,21 @@ def _from_cache(request: AnalysisRequest, key: str,
     return succeeded(request, _answer(cached), extra, cache_hit=True)
 
 
+async def _within_deadline(request: AnalysisRequest,
+                           step: Optional[Prepared]) -> AnalysisResult:
+    """No job stays unanswered: past its deadline (timeout_ms, else BIFROST_JOB_TIMEOUT_SECONDS)
+    whatever it waits for is stopped and the job fails with TIMEOUT. The model calls stop at
+    the deadline themselves; this also bounds log reads and anything that hangs."""
+    left = _deadline(request) - asyncio.get_running_loop().time()
+    try:
+        return await asyncio.wait_for(_serve(request, step), max(0.0, left) + DEADLINE_GRACE)
+    except asyncio.TimeoutError:
+        message = f"not finished within its deadline of {_budget(request):g} s"
+        await publish_job_dlq(request, codes.TIMEOUT, message)
+        return failed(request, codes.TIMEOUT, message,
+                      step.extra if step is not None else _extra(request))
+
+
 async def _serve(request: AnalysisRequest, step: Optional[Prepared]) -> AnalysisResult:
     extra = step.extra if step is not None else _extra(request)
     try:
@@ -245,8 +260,12 @@ async def _serve(request: AnalysisRequest, step: Optional[Prepared]) -> Analysis
             cached = _from_cache(request, step.key, extra)
             if cached is not None:
                 return cached
-        answer, shared = await running_analyses.do(
-            step.key, lambda: _ask_model(step.key, step.chosen, step.text, request, extra))
+        try:
+            answer, shared = await running_analyses.do(
+                step.key, lambda: _ask_model(step.key, step.chosen, step.text, request, extra))
+        except LeaderCancelled:
+            raise JobFailed(codes.TIMEOUT, "the analysis this job shared with another was "
+                                           "stopped at that job's deadline") from None
         return succeeded(request, answer, extra, cache_hit=shared)
     except JobFailed as failure:
         await publish_job_dlq(request, failure.code, failure.message)
@@ -276,15 +295,22 @@ def _answer(cached: Dict[str, Any]) -> Answer:
     return Answer(**{name: value for name, value in cached.items() if name in fields})
 
 
-# Without a timeout_ms, each model provider in the chain may use its whole own timeout.
-DEFAULT_BUDGET = sum(getattr(provider, "timeout", 0.0) for provider in router.providers.values())
+# Without timeout_ms or BIFROST_JOB_TIMEOUT_SECONDS, each model provider in the chain may use
+# its whole own timeout, and the log read its retries.
+DEFAULT_BUDGET = settings.job_timeout_seconds or (
+    sum(getattr(provider, "timeout", 0.0) for provider in router.providers.values()) + 30.0)
+# Past the deadline the model calls give up by themselves; the backstop waits this much more.
+DEADLINE_GRACE = 1.0
+
+
+def _budget(request: AnalysisRequest) -> float:
+    return request.timeout_ms / 1000 if request.timeout_ms else DEFAULT_BUDGET
 
 
 def _deadline(request: AnalysisRequest) -> float:
-    """The request's timeout_ms counts from when it was received."""
-    budget = request.timeout_ms / 1000 if request.timeout_ms else DEFAULT_BUDGET
+    """The request's budget counts from when it was received."""
     spent = time.time() - request.received_at
-    return asyncio.get_running_loop().time() + max(0.0, budget - spent)
+    return asyncio.get_running_loop().time() + max(0.0, _budget(request) - spent)
 
 
 async def _log_text(request: AnalysisRequest, extra: Dict[str, Any]) -> str:

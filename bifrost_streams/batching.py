@@ -43,6 +43,11 @@ class Later:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    async def drain(self) -> None:
+        """Wait until every task started so far has ended."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def start(self, stream: StreamT, event: EventT,
                     work: Callable[[], Awaitable[object]]) -> None:
         await self._slots.acquire()

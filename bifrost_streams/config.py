@@ -243,6 +243,8 @@ OPTIONS: Mapping[str, Option] = {
                                    _int_between(1, 100), 3),
     "redrive_per_minute": Option("BIFROST_REDRIVE_PER_MINUTE", "dlq.redrives_per_minute",
                                  _int_between(1, 100000), 60),
+    "job_timeout_seconds": Option("BIFROST_JOB_TIMEOUT_SECONDS", "jobs.timeout_seconds",
+                                  lambda v: None if v in (None, "") else _seconds(v), None),
     "advertised_url": Option("BIFROST_ADVERTISED_URL", "web.advertised_url",
                              lambda v: None if v in (None, "") else _http_url(v), None),
 }
@@ -286,6 +288,7 @@ class Settings:
     admin_token: Optional[str]
     redrive_max_attempts: int
     redrive_per_minute: int
+    job_timeout_seconds: Optional[float]
     advertised_url: Optional[str]
 
     @property

@@ -11,6 +11,10 @@ from typing import Awaitable, Callable, Dict, Generic, Tuple, TypeVar
 T = TypeVar("T")
 
 
+class LeaderCancelled(Exception):
+    """The call that others were sharing was cancelled (its caller's deadline passed)."""
+
+
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._calls: Dict[str, asyncio.Future] = {}
@@ -28,7 +32,9 @@ class SingleFlight(Generic[T]):
         try:
             outcome = await work()
         except asyncio.CancelledError:
-            future.cancel()
+            # The sharers have deadlines of their own: they fail, they are not cancelled.
+            future.set_exception(LeaderCancelled(key))
+            future.exception()
             raise
         except BaseException as exc:
             future.set_exception(exc)

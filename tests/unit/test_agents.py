@@ -38,9 +38,13 @@ class Outbox:
         self.sent[self.names[topic]].append((key, json.loads(value)))
 
 
+_OUTBOX = [None]
+
+
 @pytest.fixture
 def outbox(monkeypatch):
     box = Outbox()
+    _OUTBOX[0] = box
     monkeypatch.setattr(outcomes, "send_json", box.send_json)
     monkeypatch.setattr(outcomes, "send_bytes", box.send_bytes)
     monkeypatch.setattr(intake, "send_json", box.send_json)
@@ -108,9 +112,17 @@ async def test_intake_sends_bad_input_to_the_dlq_and_keeps_going(outbox):
 
 
 async def _analyse(requests):
+    """Every request gets exactly one result; jobs that wait for a model or the log run as
+    tasks that may end after the agent let go of their events."""
     async with analysis.analyze.test_context() as agent:
+        before = len(_OUTBOX[0].sent["result"])
         for request in requests:
             await agent.put(key=request.idempotency_key, value=request)
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(_OUTBOX[0].sent["result"]) < before + len(requests):
+            assert asyncio.get_running_loop().time() < deadline, "results missing after 10 s"
+            await analysis.later.drain()
+            await asyncio.sleep(0.01)
 
 
 def _request(document):
@@ -241,3 +253,19 @@ async def test_intake_reads_the_redrive_header_and_indexes_job_ids(outbox, model
         await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode(),
                         partition=_partitions(JOB["job_id"])[0])
     assert job_ids.key_for(JOB["job_id"]) == JOB["idempotency_key"]
+
+
+async def test_a_job_past_its_deadline_fails_with_timeout(outbox, model, monkeypatch):
+    async def hangs(dsn, log_id, attempts):
+        await asyncio.sleep(3600)
+    monkeypatch.setattr(analysis, "fetch_log", hangs)
+    monkeypatch.setattr(analysis, "DEADLINE_GRACE", 0.05)
+    started = asyncio.get_running_loop().time()
+    await _analyse([_request({**JOB, "timeout_ms": 200})])
+    assert asyncio.get_running_loop().time() - started < 5
+    (_, result), = outbox.sent["result"]
+    check_result(result)
+    assert result["status"] == "FAILED" and result["error_code"] == codes.TIMEOUT
+    assert "0.2 s" in result["error_message"]
+    assert [value["error_code"] for _, value in outbox.sent["dlq"]] == [codes.TIMEOUT]
+    assert jobs.get(JOB["idempotency_key"])["result"]["error_code"] == codes.TIMEOUT

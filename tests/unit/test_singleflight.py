@@ -1,7 +1,9 @@
 import asyncio
 
 
-from bifrost_streams.singleflight import SingleFlight
+import pytest
+
+from bifrost_streams.singleflight import LeaderCancelled, SingleFlight
 
 
 async def test_concurrent_callers_share_one_call():
@@ -39,3 +41,21 @@ async def test_errors_reach_every_waiter_and_the_key_is_freed():
 
 async def _seven():
     return 7
+
+
+async def test_a_cancelled_leader_fails_its_sharers_without_cancelling_them():
+    flight: SingleFlight[int] = SingleFlight()
+    never = asyncio.Event()
+
+    async def hangs():
+        await never.wait()
+        return 1
+
+    leader = asyncio.create_task(flight.do("k", hangs))
+    await asyncio.sleep(0)
+    sharer = asyncio.create_task(flight.do("k", hangs))
+    await asyncio.sleep(0)
+    leader.cancel()
+    with pytest.raises(LeaderCancelled):
+        await sharer
+    assert leader.cancelled() and len(flight) == 0
