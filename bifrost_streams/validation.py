@@ -86,6 +86,15 @@ def _decode(raw: bytes) -> Dict[str, Any]:
     return document
 
 
+def _excerpt(raw: bytes) -> str:
+    """The head of an oversized message, at most OVERSIZE_EXCERPT_BYTES once in JSON: control
+    characters and undecodable bytes grow up to six-fold when escaped."""
+    text = raw[:OVERSIZE_EXCERPT_BYTES].decode("utf-8", errors="backslashreplace")
+    while len(json.dumps(text)) > OVERSIZE_EXCERPT_BYTES:
+        text = text[:len(text) // 2]
+    return text
+
+
 def parse_request(raw: Optional[bytes], *, max_bytes: int, topic: str = "", partition: int = -1,
                   offset: int = -1, received_at: Optional[float] = None) -> AnalysisRequest:
     """Validate one request; raise InvalidRequest with a code, a reason and the payload."""
@@ -96,8 +105,7 @@ def parse_request(raw: Optional[bytes], *, max_bytes: int, topic: str = "", part
             codes.PAYLOAD_TOO_LARGE,
             f"payload is {len(raw)} bytes, the limit is {max_bytes} "
             f"(BIFROST_MAX_REQUEST_BYTES); the whole message stays at {topic}/{partition}@{offset}",
-            {"raw": raw[:OVERSIZE_EXCERPT_BYTES].decode("utf-8", errors="backslashreplace"),
-             "truncated": True, "size_bytes": len(raw),
+            {"raw": _excerpt(raw), "truncated": True, "size_bytes": len(raw),
              "sha256": hashlib.sha256(raw).hexdigest()})
     document = _decode(raw)
     _, job_id = _first(document, "job_id", "request_id", "requestId")
