@@ -23,3 +23,11 @@ IN_FLIGHT = Gauge("bifrost_in_flight_requests", "requests being analysed right n
 LOG_FETCH = Counter("bifrost_log_fetch_total", "reads of Heimdall's log_entries", ["outcome"])
 PERSISTED = Counter("bifrost_persisted_results_total", "results written to PostgreSQL",
                     ["outcome"])
+# Ingestion (issue 6)
+INGESTED = Counter("bifrost_ingested_entries_total",
+                   "log entries read from logs.ingestion: kept (a request) or filtered by level",
+                   ["outcome"])
+KINESIS_RECORDS = Counter("bifrost_kinesis_records_total",
+                          "Kinesis records forwarded to logs.ingestion and checkpointed")
+KINESIS_BEHIND = Gauge("bifrost_kinesis_millis_behind_latest",
+                       "how far this worker's read of a shard is behind its tip", ["shard"])
