@@ -44,6 +44,8 @@ class BifrostApp(faust.App):
         internal = [settings.jobs_topic] + [t.changelog_topic.get_topic_name()
                                             for t in self.tables.values()]
         external = [settings.request_topic, settings.result_topic, settings.dlq_topic]
+        # Ingestion (issue 6): agents/ingestion.py always reads it, whoever writes it.
+        external.append(settings.ingestion_topic)
         existing = await existing_partitions(bootstrap, external + internal)
         try:
             count = decide_partitions(settings.partitions, settings.request_topic, internal,

@@ -9,9 +9,9 @@ import json
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional
 
 import yaml
 
@@ -175,6 +175,50 @@ def _store(value: Any) -> str:
     return text
 
 
+# The severities a log line can carry, with the spellings that mean the same one.
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+LEVEL_SYNONYMS = {"WARNING": "WARN", "ERR": "ERROR", "SEVERE": "ERROR", "CRITICAL": "FATAL",
+                  "CRIT": "FATAL", "PANIC": "FATAL", "EMERG": "FATAL", "ALERT": "FATAL",
+                  "NOTICE": "INFO", "INFORMATION": "INFO", "FINE": "DEBUG", "FINEST": "TRACE"}
+
+
+def _levels(value: Any) -> FrozenSet[str]:
+    """'ERROR,WARN,FATAL' (or a YAML list) -> the canonical level names kept."""
+    parts = value if isinstance(value, (list, tuple)) else _text(value).split(",")
+    levels = set()
+    for part in parts:
+        name = _text(part).upper()
+        name = LEVEL_SYNONYMS.get(name, name)
+        if name not in LEVELS:
+            raise ValueError(f"must list levels from {', '.join(LEVELS)}, got {part!r}")
+        levels.add(name)
+    return frozenset(levels)
+
+
+def _stream_name(value: Any) -> Optional[str]:
+    text = _optional_text(value)
+    if text is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", text):
+        raise ValueError(f"must be a Kinesis stream name ([A-Za-z0-9_.-], at most 128), "
+                         f"got {text!r}")
+    return text
+
+
+def _region(value: Any) -> Optional[str]:
+    text = _optional_text(value)
+    if text is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", text):
+        raise ValueError(f"must be an AWS region such as ap-northeast-2, got {text!r}")
+    return text
+
+
+def _secret(value: Any) -> Optional[str]:
+    # The value is never echoed: this message may reach a log.
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise ValueError("must be a non-empty string without whitespace")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     env: str
@@ -247,6 +291,20 @@ OPTIONS: Mapping[str, Option] = {
                                   lambda v: None if v in (None, "") else _seconds(v), None),
     "advertised_url": Option("BIFROST_ADVERTISED_URL", "web.advertised_url",
                              lambda v: None if v in (None, "") else _http_url(v), None),
+    # Ingestion (issue 6)
+    "ingestion_topic": Option("BIFROST_INGESTION_TOPIC", "kafka.topics.logs_ingestion", _topic,
+                              "logs.ingestion"),
+    "ingest_levels": Option("BIFROST_INGEST_LEVELS", "ingestion.levels", _levels,
+                            "ERROR,WARN,FATAL"),
+    "kinesis_stream_name": Option("KINESIS_STREAM_NAME", "kinesis.stream_name", _stream_name,
+                                  None),
+    "kinesis_endpoint_url": Option("LOCALSTACK_ENDPOINT", "kinesis.endpoint_url",
+                                   lambda v: None if v in (None, "") else _http_url(v), None),
+    "aws_region": Option("AWS_REGION", "kinesis.region", _region, None),
+    "aws_access_key_id": Option("AWS_ACCESS_KEY_ID", "kinesis.aws_access_key_id", _secret,
+                                None),
+    "aws_secret_access_key": Option("AWS_SECRET_ACCESS_KEY", "kinesis.aws_secret_access_key",
+                                    _secret, None),
 }
 
 
@@ -285,11 +343,20 @@ class Settings:
     session_timeout_seconds: float
     redaction_patterns: Dict[str, str]
     log_level: str
-    admin_token: Optional[str]
+    admin_token: Optional[str] = field(repr=False)
     redrive_max_attempts: int
     redrive_per_minute: int
     job_timeout_seconds: Optional[float]
     advertised_url: Optional[str]
+    # Ingestion (issue 6)
+    ingestion_topic: str
+    ingest_levels: FrozenSet[str]
+    kinesis_stream_name: Optional[str]
+    kinesis_endpoint_url: Optional[str]
+    aws_region: Optional[str]
+    # Never printed: a Settings repr may end up in a log line.
+    aws_access_key_id: Optional[str] = field(repr=False)
+    aws_secret_access_key: Optional[str] = field(repr=False)
 
     @property
     def log_database_url(self) -> Optional[str]:
@@ -365,6 +432,12 @@ def load(environ: Optional[Mapping[str, str]] = None) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
     settings = Settings(**values)
+    if settings.kinesis_stream_name and \
+            (settings.aws_access_key_id is None) != (settings.aws_secret_access_key is None):
+        missing = "AWS_SECRET_ACCESS_KEY" if settings.aws_secret_access_key is None \
+            else "AWS_ACCESS_KEY_ID"
+        raise ConfigError(f"{missing}: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set "
+                          "together or not at all (unset: the AWS credential chain)")
     if settings.first_provider in settings.fallback:
         raise ConfigError(f"BIFROST_FALLBACK: names {settings.first_provider!r}, which "
                           f"BIFROST_AI_SOURCE={settings.ai_source} already puts first")

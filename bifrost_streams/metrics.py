@@ -25,3 +25,11 @@ PERSISTED = Counter("bifrost_persisted_results_total", "results written to Postg
                     ["outcome"])
 REDRIVES = Counter("bifrost_redrives_total", "dead letters redriven or refused, by outcome",
                    ["outcome"])
+# Ingestion (issue 6)
+INGESTED = Counter("bifrost_ingested_entries_total",
+                   "log entries read from logs.ingestion: kept (a request) or filtered by level",
+                   ["outcome"])
+KINESIS_RECORDS = Counter("bifrost_kinesis_records_total",
+                          "Kinesis records forwarded to logs.ingestion and checkpointed")
+KINESIS_BEHIND = Gauge("bifrost_kinesis_millis_behind_latest",
+                       "how far this worker's read of a shard is behind its tip", ["shard"])

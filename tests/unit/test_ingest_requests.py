@@ -1,0 +1,86 @@
+"""Log entries -> inline requests: stable ids, the contract's shape, the size limit."""
+import json
+
+from bifrost_streams.ingest_requests import (envelope, from_message, inline_request,
+                                             open_envelope, request_id)
+from bifrost_streams.logparse import LogEntry
+from bifrost_streams.validation import parse_request
+
+LEVELS = frozenset({"ERROR", "WARN", "FATAL"})
+
+
+def test_ids_are_stable_and_distinct():
+    assert request_id("kinesis:s/shard-0/42/0") == request_id("kinesis:s/shard-0/42/0")
+    ids = {request_id(f"kinesis:s/shard-{s}/{n}/{i}", e)
+           for s in range(2) for n in range(50) for i in range(2) for e in range(2)}
+    assert len(ids) == 400
+
+
+def test_an_inline_request_passes_intake_validation():
+    entry = LogEntry(text="ERROR [svc] boom", level="ERROR", service="svc",
+                     timestamp="2026-01-31T10:00:00Z", environment="prod", trace_id="t-1")
+    job_id = request_id("origin")
+    request = inline_request(entry, job_id, "analysis.result", 65536, "origin")
+    parsed = parse_request(json.dumps(request).encode(), max_bytes=65536)
+    assert parsed.form == "inline"
+    assert parsed.job_id == job_id and parsed.idempotency_key == job_id
+    assert parsed.trace_id == "t-1" and parsed.priority == "ERROR"
+    assert parsed.log_content == "ERROR [svc] boom" and parsed.service_name == "svc"
+    assert parsed.timestamp == "2026-01-31T10:00:00Z" and parsed.environment == "prod"
+
+
+def test_the_trace_id_defaults_to_the_job_id_and_time_to_arrival():
+    entry = LogEntry(text="WARN x", level="WARN")
+    request = inline_request(entry, "job", "r", 65536, "o", received="2026-02-01T00:00:00Z")
+    assert request["correlation_id"] == "job"
+    assert request["timestamp"] == "2026-02-01T00:00:00Z"
+
+
+def test_oversized_entries_are_cut_to_fit_the_request_limit():
+    text = "ERROR " + "\u00e9\"x\n" * 50000  # escapes make the JSON much longer than the text
+    entry = LogEntry(text=text, level="ERROR")
+    request = inline_request(entry, "job", "analysis.result", 65536, "origin")
+    encoded = json.dumps(request).encode()
+    assert len(encoded) <= 65536
+    assert request["log_content"].startswith("ERROR ")
+    assert "[truncated by bifrost ingestion:" in request["log_content"]
+    parse_request(encoded, max_bytes=65536)  # intake accepts it
+
+
+def test_envelopes_round_trip_and_foreign_json_is_not_one():
+    raw = envelope("kinesis:s/0/1/0", "ERROR x", "2026-01-31T10:00:00Z")
+    assert open_envelope(raw) == {"envelope": "bifrost.ingestion.v1",
+                                  "origin": "kinesis:s/0/1/0", "data": "ERROR x",
+                                  "arrived_at": "2026-01-31T10:00:00Z"}
+    assert open_envelope(json.dumps({"log": "ERROR x", "level": "error"}).encode()) is None
+    assert open_envelope(b'{"envelope": "other", "origin": "a", "data": "b"}') is None
+    assert open_envelope(b'{"envelope": broken') is None
+
+
+def test_a_message_keeps_only_the_wanted_levels_with_ids_from_its_origin():
+    text = ("2026-01-31 10:00:00 INFO [a] ok\n2026-01-31 10:00:01 ERROR [a] boom\n"
+            "\tat x.Y(Y.java:1)\n2026-01-31 10:00:02 WARN [a] slow")
+    pairs, dropped = from_message(envelope("kinesis:s/shard-1/77/0", text), "kafka:t/0/5",
+                                  LEVELS, "analysis.result", 65536)
+    assert dropped == 1
+    assert [r["priority"] for _, r in pairs] == ["ERROR", "WARN"]
+    assert [job for job, _ in pairs] == [request_id("kinesis:s/shard-1/77/0", 1),
+                                        request_id("kinesis:s/shard-1/77/0", 2)]
+    assert pairs[0][1]["log_content"].endswith("\tat x.Y(Y.java:1)")
+    # The same record forwarded again (another offset) is the same jobs.
+    again, _ = from_message(envelope("kinesis:s/shard-1/77/0", text), "kafka:t/2/9",
+                            LEVELS, "analysis.result", 65536)
+    assert again == pairs
+
+
+def test_a_foreign_message_is_named_by_its_kafka_position():
+    raw = json.dumps({"log": "boom", "level": "fatal", "service": "svc"}).encode()
+    pairs, dropped = from_message(raw, "kafka:logs.ingestion/2/40", LEVELS, "r", 65536)
+    assert dropped == 0 and len(pairs) == 1
+    job_id, request = pairs[0]
+    assert job_id == request_id("kafka:logs.ingestion/2/40", 0)
+    assert request["origin"] == "kafka:logs.ingestion/2/40"
+    assert (request["priority"], request["service_name"]) == ("FATAL", "svc")
+    assert from_message(None, "kafka:x/0/0", LEVELS, "r", 65536) == ([], 0)
+    assert from_message(b"\xff\xfe ERROR bytes", "k", LEVELS, "r", 65536)[0][0][1][
+        "priority"] == "ERROR"
