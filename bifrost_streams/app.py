@@ -44,6 +44,8 @@ class BifrostApp(faust.App):
         internal = [settings.jobs_topic] + [t.changelog_topic.get_topic_name()
                                             for t in self.tables.values()]
         external = [settings.request_topic, settings.result_topic, settings.dlq_topic]
+        # Alerts (issue 6): outcomes.py writes it, agents/alerts.py reads it.
+        external.append(settings.alert_topic)
         existing = await existing_partitions(bootstrap, external + internal)
         try:
             count = decide_partitions(settings.partitions, settings.request_topic, internal,

@@ -23,3 +23,11 @@ IN_FLIGHT = Gauge("bifrost_in_flight_requests", "requests being analysed right n
 LOG_FETCH = Counter("bifrost_log_fetch_total", "reads of Heimdall's log_entries", ["outcome"])
 PERSISTED = Counter("bifrost_persisted_results_total", "results written to PostgreSQL",
                     ["outcome"])
+# Alerts (issue 6)
+ALERTS = Counter("bifrost_alerts_total",
+                 "alerts by fate: sent alone, held by the throttle, digested (sent inside a "
+                 "digest), logged (no webhook), failed (refused by Slack), duplicate",
+                 ["outcome"])
+ALERTS_HELD = Gauge("bifrost_alerts_held", "alerts waiting for the throttle's window to open")
+SLACK_REQUESTS = Counter("bifrost_slack_requests_total", "POSTs to the Slack webhook by answer",
+                         ["status"])
