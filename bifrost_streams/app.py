@@ -46,6 +46,8 @@ class BifrostApp(faust.App):
         external = [settings.request_topic, settings.result_topic, settings.dlq_topic]
         # Ingestion (issue 6): agents/ingestion.py always reads it, whoever writes it.
         external.append(settings.ingestion_topic)
+        # Alerts (issue 6): outcomes.py writes it, agents/alerts.py reads it.
+        external.append(settings.alert_topic)
         existing = await existing_partitions(bootstrap, external + internal)
         try:
             count = decide_partitions(settings.partitions, settings.request_topic, internal,

@@ -217,6 +217,29 @@ def _secret(value: Any) -> Optional[str]:
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
         raise ValueError("must be a non-empty string without whitespace")
     return value
+# Alerts (issue 6)
+SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def _webhook_url(value: Any) -> Optional[str]:
+    """An http(s) URL, never echoed in an error: the webhook URL is the credential itself."""
+    text = _optional_text(value)
+    if text is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+        raise ValueError("must be an http(s):// URL (the value is a secret and is not shown)")
+    return text
+
+
+def _severities(value: Any) -> frozenset:
+    """'HIGH,CRITICAL' (or a YAML list), or 'none' for no severity alerts."""
+    parts = value if isinstance(value, (list, tuple)) else _text(value).split(",")
+    names = [_text(part).upper() for part in parts]
+    if names == ["NONE"]:
+        return frozenset()
+    for name in names:
+        if name not in SEVERITY_NAMES:
+            raise ValueError(f"must list severities from {', '.join(SEVERITY_NAMES)} "
+                             f"(or be 'none'), got {name!r}")
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -305,6 +328,21 @@ OPTIONS: Mapping[str, Option] = {
                                 None),
     "aws_secret_access_key": Option("AWS_SECRET_ACCESS_KEY", "kinesis.aws_secret_access_key",
                                     _secret, None),
+    # Alerts (issue 6)
+    "alert_topic": Option("BIFROST_ALERT_TOPIC", "kafka.topics.notification_alert", _topic,
+                          "notification.alert"),
+    "slack_webhook_url": Option("SLACK_WEBHOOK_URL", "alerts.slack_webhook_url", _webhook_url,
+                                None),
+    "throttle_max_per_minute": Option("THROTTLE_MAX_PER_MINUTE",
+                                      "alerts.throttle_max_per_minute", _int_between(1, 1000), 5),
+    "alert_window_seconds": Option("BIFROST_ALERT_WINDOW_SECONDS", "alerts.window_seconds",
+                                   _seconds_between(1, 3600), 60),
+    "alert_severities": Option("BIFROST_ALERT_SEVERITIES", "alerts.severities", _severities,
+                               "HIGH,CRITICAL"),
+    "alert_template_threshold": Option("BIFROST_ALERT_TEMPLATE_THRESHOLD",
+                                       "alerts.template_threshold", _int_between(0, 10**9), 50),
+    "public_url": Option("BIFROST_PUBLIC_URL", "web.public_url",
+                         lambda v: None if v in (None, "") else _http_url(v), None),
 }
 
 
@@ -357,6 +395,24 @@ class Settings:
     # Never printed: a Settings repr may end up in a log line.
     aws_access_key_id: Optional[str] = field(repr=False)
     aws_secret_access_key: Optional[str] = field(repr=False)
+    # Alerts (issue 6)
+    alert_topic: str
+    slack_webhook_url: Optional[str] = field(repr=False)  # a credential: never printed
+    throttle_max_per_minute: int
+    alert_window_seconds: float
+    alert_severities: frozenset
+    alert_template_threshold: int  # 0: no template alerts
+    public_url: Optional[str]
+
+    @property
+    def public_base_url(self) -> str:
+        """Where people reach this service's pages; links in alerts start with it."""
+        if self.public_url:
+            return self.public_url
+        if self.advertised_url:
+            return self.advertised_url
+        host = "localhost" if self.web_host in ("0.0.0.0", "::", "") else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def log_database_url(self) -> Optional[str]:

@@ -33,3 +33,11 @@ KINESIS_RECORDS = Counter("bifrost_kinesis_records_total",
                           "Kinesis records forwarded to logs.ingestion and checkpointed")
 KINESIS_BEHIND = Gauge("bifrost_kinesis_millis_behind_latest",
                        "how far this worker's read of a shard is behind its tip", ["shard"])
+# Alerts (issue 6)
+ALERTS = Counter("bifrost_alerts_total",
+                 "alerts by fate: sent alone, held by the throttle, digested (sent inside a "
+                 "digest), logged (no webhook), failed (refused by Slack), duplicate",
+                 ["outcome"])
+ALERTS_HELD = Gauge("bifrost_alerts_held", "alerts waiting for the throttle's window to open")
+SLACK_REQUESTS = Counter("bifrost_slack_requests_total", "POSTs to the Slack webhook by answer",
+                         ["status"])

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Dict, List, Optional, Tuple
 import structlog
 
 from . import metrics, recent
+from .alerts.rule import AlertRule
 from .app import app, settings
 from .providers.base import Answer
 from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
@@ -74,10 +75,16 @@ def failed(request: AnalysisRequest, code: str, message: str,
     )
 
 
+alert_rule = AlertRule(settings.alert_severities, settings.alert_template_threshold,
+                       settings.public_base_url, settings.slack_webhook_url)
+
+
 async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None) -> None:
     """Publish a result (as stored in the jobs table) keyed by job_id; `encoded` is its JSON
     when the caller has it already (a new result is encoded once, for the table and here)."""
     await send_bytes(settings.result_topic, result["job_id"], encoded or encode(result))
+    if (alert := alert_rule.check(result)) is not None:
+        await send_json(settings.alert_topic, alert_rule.key, alert)
     metrics.RESULTS.labels(result["status"]).inc()
     recent.remember(result)
 

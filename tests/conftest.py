@@ -62,6 +62,7 @@ def pipeline_env(kafka, postgres, fake_ollama, tmp_path) -> Dict[str, str]:
         "BIFROST_REQUEST_TOPIC": f"analysis.request.{suffix}",
         "BIFROST_RESULT_TOPIC": f"analysis.result.{suffix}",
         "BIFROST_DLQ_TOPIC": f"dlq.failed.{suffix}",
+        "BIFROST_ALERT_TOPIC": f"notification.alert.{suffix}",
         "BIFROST_DATABASE_URL": postgres.create_database(f"bifrost_{suffix}"),
         "BIFROST_OLLAMA_URL": fake_ollama.url,
         "BIFROST_OLLAMA_MODEL": fake_ollama.model,

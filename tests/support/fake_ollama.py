@@ -37,6 +37,7 @@ class FakeOllama(ThreadedServer):
         self.requests: List[Dict[str, Any]] = []
         self.fail_status: Optional[int] = None
         self.invalid_answers = 0  # answer this many chats with text that is not the schema
+        self.severity: Optional[str] = None  # every answer's severity, when set
         self._lock = threading.Lock()
 
     def chats(self) -> List[Dict[str, Any]]:
@@ -72,7 +73,10 @@ class FakeOllama(ThreadedServer):
             if self.invalid_answers > 0:
                 self.invalid_answers -= 1
                 return '{"summary": "missing the other fields"}'
-        return json.dumps(deterministic_answer(prompt))
+        answer = deterministic_answer(prompt)
+        if self.severity is not None:
+            answer["severity"] = self.severity
+        return json.dumps(answer)
 
     async def _chat(self, request: web.Request) -> web.Response:
         body = await self._record(request)

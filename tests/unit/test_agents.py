@@ -27,9 +27,9 @@ class Outbox:
     """What the agents published, by topic: (key, JSON-ready value) pairs."""
 
     def __init__(self) -> None:
-        self.sent = {"result": [], "dlq": [], "jobs": []}
+        self.sent = {"result": [], "dlq": [], "jobs": [], "alert": []}
         self.names = {settings.result_topic: "result", settings.dlq_topic: "dlq",
-                      settings.jobs_topic: "jobs"}
+                      settings.jobs_topic: "jobs", settings.alert_topic: "alert"}
 
     async def send_json(self, topic, key, value):
         await self.send_bytes(topic, key, json.dumps(value).encode())
@@ -269,3 +269,18 @@ async def test_a_job_past_its_deadline_fails_with_timeout(outbox, model, monkeyp
     assert "0.2 s" in result["error_message"]
     assert [value["error_code"] for _, value in outbox.sent["dlq"]] == [codes.TIMEOUT]
     assert jobs.get(JOB["idempotency_key"])["result"]["error_code"] == codes.TIMEOUT
+
+
+async def test_a_high_result_raises_one_alert_keyed_by_the_webhook(outbox, model):
+    from bifrost_streams.alerts.rule import webhook_key
+    from tests.support.stub_provider import answer
+    model.outcomes = [answer("ollama", severity="HIGH"), answer("ollama", severity="LOW")]
+    request = _request(INLINE)
+    calm = _request({**INLINE, "request_id": "req-2", "log_content": "WARN a calm line"})
+    await _analyse([request, request, calm])
+    assert len(outbox.sent["result"]) == 3
+    # The redelivered copy raises the same alert_id, which the alerts agent sends once.
+    (key, first), (_, second) = outbox.sent["alert"]
+    assert key == webhook_key(settings.slack_webhook_url)
+    assert first == second and first["job_id"] == "req-1" and first["severity"] == "HIGH"
+    assert first["link"].endswith("/jobs/req-1")
