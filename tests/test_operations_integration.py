@@ -75,6 +75,9 @@ async def test_jobs_dlq_and_redrive(pipeline_env, worker_factory):
                and i["redrives"] == 0 and i["first_seen"] <= i["last_seen"]
                for i in listing["items"])
     assert _waiting(worker, error_code="INVALID_JSON")["total"] == 0
+    status = worker.status()
+    assert status["dlq"] == {"waiting_here": 2}
+    assert status["alerts"]["slack"] is False and status["ingestion"]["kinesis_stream"] is None
     for query in ("limit=0", "limit=x", "error_code=lower-case"):
         status, body = _json(worker.get(f"/dlq?{query}"))
         assert status == 400 and body["error"], query

@@ -7,7 +7,9 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bifrost_streams.app import app, bootstrap, settings
-from agents import analysis
+from agents import analysis, kinesis_source
+from tables import dead_letters
+from tables.alerts import store as alert_store
 from tables.jobs import jobs
 from tables.results import results
 
@@ -42,6 +44,15 @@ def status_document() -> Dict[str, Any]:
                   "redaction": "on" if settings.redaction else "local providers: off",
                   "breakers": analysis.router.breaker_states()},
         "persistence": {"enabled": settings.database_url is not None},
+        "ingestion": {"topic": settings.ingestion_topic,
+                      "levels": sorted(settings.ingest_levels),
+                      "kinesis_stream": settings.kinesis_stream_name,
+                      "kinesis_shards_read_here": kinesis_source.reading()},
+        "alerts": {"topic": settings.alert_topic,
+                   "slack": settings.slack_webhook_url is not None,
+                   "max_per_minute": settings.throttle_max_per_minute,
+                   "held_here": len(alert_store.held())},
+        "dlq": {"waiting_here": dead_letters.waiting_count()},
         "tables": {"jobs": len(jobs), "result_cache": len(results)},
     }
 

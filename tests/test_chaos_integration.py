@@ -1,0 +1,167 @@
+"""Chaos, bounded in time and all on 127.0.0.1: two workers on 4 partitions serve a paced
+stream of requests while the harness kill -9s each worker once (and restarts it), restarts
+the broker, stops the model server for 30 s and PostgreSQL for 30 s. At the end every
+request is accounted for: at least one result, never two different ones, a DLQ event exactly
+for each FAILED job, and a PostgreSQL row for every job. Duplicated (identical) results are
+counted and printed: at-least-once delivery allows them.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from aiokafka.errors import KafkaError
+
+from tests.requests_corpus import LOG_ENTRIES_DDL, inline_request, insert_log_entries, job_request
+from tests.support.kafka_io import as_messages, produce, read_all
+from tests.support.services import (KafkaBroker, Postgres, Worker, free_port, free_port_pair,
+                                    sql, wait_for)
+
+REQUESTS = 600
+SECONDS = 45  # the requests are spread over this long
+OUTAGE = 30
+
+
+@pytest.fixture
+def own_services(tmp_path):
+    """A broker and a database of this test's own: it stops and restarts both."""
+    pg_dir = Path(tempfile.mkdtemp(prefix="bifrost-pg-chaos-"))
+    pg_dir.chmod(0o755)
+    broker = KafkaBroker(tmp_path / "kafka", free_port_pair()).start()
+    postgres = Postgres(pg_dir / "data", free_port()).start()
+    yield broker, postgres
+    postgres.stop()
+    broker.stop()
+    shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+def _requests(dsn):
+    rng = random.Random(11)
+    sql(dsn, LOG_ENTRIES_DDL)
+    lines = [(f"svc-{i % 5}", f"ERROR chaos {_word(i)} failed after {rng.randint(1, 999)} ms")
+             for i in range(REQUESTS // 2)]
+    jobs = [job_request(log_id) for log_id in insert_log_entries(dsn, lines)]
+    inline = [inline_request(f"WARN chaos inline {_word(i % 120)} slow: {rng.randint(1, 99)} s",
+                             f"edge-{i % 3}") for i in range(REQUESTS - len(jobs))]
+    mixed = jobs + inline
+    rng.shuffle(mixed)
+    return mixed
+
+
+def _word(n: int) -> str:
+    return "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in str(n))
+
+
+def _job_id(request):
+    return request.get("job_id") or request["request_id"]
+
+
+async def _produce_paced(bootstrap, topic, requests):
+    """Like Heimdall: while the broker restarts, a batch is sent again until it is taken
+    (a batch sent twice gives duplicate requests, which the jobs table absorbs)."""
+    step = SECONDS / len(requests)
+    for i in range(0, len(requests), 10):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await produce(bootstrap, topic, as_messages(requests[i:i + 10]))
+                break
+            except KafkaError:
+                assert time.monotonic() < deadline, "the broker did not come back in 60 s"
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(step * 10)
+
+
+async def test_chaos_loses_nothing_and_never_answers_twice_differently(
+        own_services, fake_ollama, tmp_path):
+    broker, postgres = own_services
+    suffix = uuid.uuid4().hex[:6]
+    dsn = postgres.create_database(f"chaos_{suffix}")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "BIFROST_APP_ID": f"chaos-{suffix}",
+           "BIFROST_REQUEST_TOPIC": f"req.{suffix}", "BIFROST_RESULT_TOPIC": f"res.{suffix}",
+           "BIFROST_DLQ_TOPIC": f"dlq.{suffix}", "BIFROST_DATABASE_URL": dsn,
+           "BIFROST_OLLAMA_URL": fake_ollama.url, "BIFROST_OLLAMA_MODEL": fake_ollama.model,
+           "BIFROST_OLLAMA_TIMEOUT": "5", "BIFROST_BREAKER_OPEN_SECONDS": "5",
+           "BIFROST_WEB_HOST": "127.0.0.1", "BIFROST_TABLE_STORE": "rocksdb://",
+           "BIFROST_PARTITIONS": "4", "BIFROST_LOG_LEVEL": "info",
+           "BIFROST_LOG_FETCH_ATTEMPTS": "4", "BIFROST_SESSION_TIMEOUT_SECONDS": "6"}
+    workers = [Worker({**env, "BIFROST_WEB_PORT": str(free_port()),
+                       "BIFROST_DATA_DIR": str(tmp_path / f"data-{i}")}, tmp_path, f"w{i}")
+               for i in range(2)]
+    fake_ollama.latency = 0.1
+    requests = _requests(dsn)
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.wait_ready(180)
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+
+        async def at(second, action):
+            await asyncio.sleep(max(0.0, started + second - time.monotonic()))
+            await loop.run_in_executor(None, action)
+
+        def crash(worker):
+            worker.kill()
+            worker.start()
+
+        chaos = asyncio.gather(
+            at(5, lambda: crash(workers[0])),
+            at(12, lambda: crash(workers[1])),
+            at(18, lambda: (broker.stop(), broker.start())),
+            at(24, fake_ollama.suspend), at(24 + OUTAGE, fake_ollama.resume),
+            at(27, postgres.stop), at(27 + OUTAGE, postgres.start))
+        await asyncio.gather(_produce_paced(broker.bootstrap, env["BIFROST_REQUEST_TOPIC"],
+                                            requests), chaos)
+        faults_done = time.monotonic() - started
+
+        wanted = {_job_id(r) for r in requests}
+        results = defaultdict(list)
+
+        async def all_answered():
+            results.clear()
+            for record in await read_all(broker.bootstrap, env["BIFROST_RESULT_TOPIC"]):
+                results[record["value"]["job_id"]].append(record["value"])
+            return wanted <= set(results)
+        deadline = time.monotonic() + 240
+        while not await all_answered():
+            assert time.monotonic() < deadline, \
+                f"{len(wanted - set(results))} of {REQUESTS} requests never got a result"
+            for worker in workers:
+                assert worker.process.poll() is None, worker.tail()
+            await asyncio.sleep(1)
+        answered_after = time.monotonic() - started
+
+        assert set(results) == wanted  # nothing answered that was not asked
+        different = [job for job, copies in results.items()
+                     if any(copy != copies[0] for copy in copies)]
+        assert different == []
+        duplicates = sum(len(copies) - 1 for copies in results.values())
+        failed = {job for job, copies in results.items() if copies[0]["status"] == "FAILED"}
+        dlq = defaultdict(int)
+        for record in await read_all(broker.bootstrap, env["BIFROST_DLQ_TOPIC"]):
+            dlq[record["value"]["job_id"]] += 1
+        assert set(dlq) == failed  # every FAILED job, and only those, reached the DLQ
+
+        def rows():
+            return {row[0] for row in sql(dsn, "SELECT job_id FROM bifrost_analyses")}
+        wait_for(lambda: rows() == wanted, 120, "a PostgreSQL row for every job", interval=1)
+        providers = defaultdict(int)
+        for copies in results.values():
+            providers[copies[0]["result"].get("provider") or copies[0]["error_code"]] += 1
+        print(f"\nchaos: {REQUESTS} requests over {SECONDS} s; faults done at "
+              f"{faults_done:.0f} s, every request answered at {answered_after:.0f} s; "
+              f"lost 0, answered twice differently 0, duplicated (identical) {duplicates}, "
+              f"FAILED {len(failed)} (DLQ events {sum(dlq.values())}), "
+              f"by provider or code {dict(providers)}; {len(rows())} rows in PostgreSQL")
+    finally:
+        for worker in workers:
+            worker.stop()
