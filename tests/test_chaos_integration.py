@@ -17,10 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from tests.requests_corpus import LOG_ENTRIES_DDL, inline_request, insert_log_entries, job_request
-from tests.support.kafka_io import as_messages, produce, read_all
+from tests.support.kafka_io import as_messages, read_all
 from tests.support.services import (KafkaBroker, Postgres, Worker, free_port, free_port_pair,
                                     sql, wait_for)
 
@@ -64,19 +65,49 @@ def _job_id(request):
 
 
 async def _produce_paced(bootstrap, topic, requests):
-    """Like Heimdall: while the broker restarts, a batch is sent again until it is taken
-    (a batch sent twice gives duplicate requests, which the jobs table absorbs)."""
+    """Like Heimdall: a batch not confirmed within 15 s (the broker restarts) is sent again
+    on a new connection; a batch sent twice gives duplicate requests, which the jobs table
+    absorbs."""
     step = SECONDS / len(requests)
-    for i in range(0, len(requests), 10):
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                await produce(bootstrap, topic, as_messages(requests[i:i + 10]))
-                break
-            except KafkaError:
-                assert time.monotonic() < deadline, "the broker did not come back in 60 s"
+    producer = None
+    last = time.monotonic() + SECONDS + 150  # the whole stream, outages included
+    try:
+        for i in range(0, len(requests), 10):
+            deadline = min(time.monotonic() + 90, last)
+            while True:
+                if producer is None:
+                    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                                                request_timeout_ms=10000)
+                    try:
+                        await asyncio.wait_for(producer.start(), 15)
+                    except (KafkaError, asyncio.TimeoutError):
+                        producer = _abandon(producer)
+                if producer is not None and await _sent(producer, topic, requests[i:i + 10]):
+                    break
+                producer = _abandon(producer)
+                assert time.monotonic() < deadline, "the broker did not take the requests"
                 await asyncio.sleep(0.5)
-        await asyncio.sleep(step * 10)
+            await asyncio.sleep(step * 10)
+    finally:
+        _abandon(producer)
+
+
+async def _sent(producer, topic, batch) -> bool:
+    try:
+        futures = [await asyncio.wait_for(producer.send(topic, key=key, value=value), 15)
+                   for key, value in as_messages(batch)]
+    except (KafkaError, asyncio.TimeoutError):
+        return False
+    done, pending = await asyncio.wait(futures, timeout=15)
+    return not pending and all(f.exception() is None for f in done)
+
+
+def _abandon(producer):
+    """Stop a producer in the background: a stop can hang while the broker is away."""
+    if producer is not None:
+        task = asyncio.ensure_future(producer.stop())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return None
 
 
 async def test_chaos_loses_nothing_and_never_answers_twice_differently(
