@@ -18,7 +18,8 @@ import structlog
 
 from bifrost_streams import codes, metrics
 from bifrost_streams.app import app, redaction_rules, settings
-from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, Later, set_current_event
+from bifrost_streams.batching import (BATCH_MAX, BATCH_WITHIN, Later, hold, release,
+                                      set_current_event)
 from bifrost_streams.codes import JobFailed
 from bifrost_streams.outcomes import (encode, failed, publish_job_dlq, publish_result,
                                       succeeded)
@@ -60,6 +61,7 @@ slow_jobs: Dict[str, "asyncio.Future[Tuple[Dict[str, Any], Optional[bytes]]]"] =
 @app.agent(jobs_topic)
 async def analyze(stream):
     async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        hold(events)
         await analyse_batch(stream, [(event, event.value) for event in events])
 
 
@@ -82,28 +84,30 @@ class Prepared:
 
 async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> None:
     """Handle events of the request topic or the job stream that are on the partition of their
-    request's idempotency key (the jobs table writes to the current event's partition).
+    request's idempotency key (the jobs table writes to the current event's partition), held
+    by the caller (batching.hold).
 
     Jobs answered at once are published together once their jobs-table writes are durable;
-    the others run as tasks (batching.Later)."""
-    ready: List[Tuple[AnalysisRequest, Ready]] = []
+    the others run as tasks (batching.Later). Each event is released once its result is out."""
+    ready: List[Tuple[Any, AnalysisRequest, Ready]] = []
     try:
         for event, request in items:
             set_current_event(event)
             step = quick(request)
             if isinstance(step, Ready):
-                ready.append((request, step))
+                ready.append((event, request, step))
                 continue
             with structlog.contextvars.bound_contextvars(job_id=request.job_id,
                                                          trace_id=request.trace_id):
                 await _later(stream, event, request, step)
     finally:
         set_current_event(None)
-    pending = [step.delivered for _, step in ready if step.delivered is not None]
+    pending = [step.delivered for _, _, step in ready if step.delivered is not None]
     if pending:
         await asyncio.gather(*pending)
-    for request, step in ready:
+    for event, request, step in ready:
         await _publish(request, step.result, step.encoded)
+        await release(stream, event)
 
 
 def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:

@@ -15,7 +15,7 @@ import structlog
 from agents.analysis import analyse_batch, jobs_topic
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
-from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, set_current_event
+from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
 from bifrost_streams.outcomes import REDRIVE_HEADER, publish_invalid_dlq, send_json
 from bifrost_streams.topics import key_partition
 from bifrost_streams.records import AnalysisRequest
@@ -31,12 +31,14 @@ request_topic = app.topic(settings.request_topic, key_type=bytes, value_type=byt
 @app.agent(request_topic)
 async def intake(stream):
     async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        hold(events)
         here = []
         try:
             for event in events:
                 set_current_event(event)
                 request = await _accept(event)
                 if request is None:
+                    await release(stream, event)  # its DLQ event is out
                     continue
                 # The request topic and the job stream have one partition count (topics.py),
                 # and a worker owns the same partition numbers of both.
@@ -50,6 +52,7 @@ async def intake(stream):
                 else:
                     await send_json(jobs_topic.get_topic_name(), request.idempotency_key,
                                     request.asdict())
+                    await release(stream, event)
         finally:
             set_current_event(None)
         await analyse_batch(stream, here)

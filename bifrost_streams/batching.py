@@ -5,13 +5,13 @@ for the changelog per batch instead of one per event. A job that must wait for P
 a model runs as a task of its own, so it holds up neither its batch nor the next: its event
 keeps a reference until the task ends, and Faust commits a partition's offset only up to the
 first event not yet acknowledged, so a crash redelivers it (and the jobs table absorbs what
-was finished after it).
+was finished after it). Every event of a batch is held (`hold`) until its own outcome is out.
 """
 from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Awaitable, Callable, Set
+from typing import Awaitable, Callable, List, Set
 
 import structlog
 from faust.streams import _current_event
@@ -33,6 +33,20 @@ def set_current_event(event: EventT | None) -> None:
     _current_event.set(weakref.ref(event) if event is not None else None)
 
 
+def hold(events: List[EventT]) -> None:
+    """take_events acknowledges a whole batch when its body ends, also when the body fails or
+    is cancelled at shutdown, and Faust then commits those offsets: a job cut short would be
+    lost. So each event gets a reference of ours, released only once its outcome is out; a
+    batch cut short leaves its events unacknowledged, and they are delivered again."""
+    for event in events:
+        event.message.incref()
+
+
+async def release(stream: StreamT, event: EventT) -> None:
+    """The event's outcome (result, DLQ event or forward) is on the producer."""
+    await stream.ack(event)
+
+
 class Later:
     """Runs slow jobs as tasks, at most `limit` at once; a full house holds the batch back."""
 
@@ -51,9 +65,6 @@ class Later:
     async def start(self, stream: StreamT, event: EventT,
                     work: Callable[[], Awaitable[object]]) -> None:
         await self._slots.acquire()
-        # take_events acknowledges the whole batch when it ends; this reference keeps the
-        # event unacknowledged until the work is done.
-        event.message.incref()
         # The task copies the current context: the current event and the log's job_id.
         task = asyncio.ensure_future(self._run(stream, event, work))
         self._tasks.add(task)
@@ -71,6 +82,6 @@ class Later:
             log.exception("slow_job_crashed")
             await stream.app.crash(exc)
         else:
-            await stream.ack(event)
+            await release(stream, event)
         finally:
             self._slots.release()

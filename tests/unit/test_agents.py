@@ -284,3 +284,51 @@ async def test_a_high_result_raises_one_alert_keyed_by_the_webhook(outbox, model
     assert key == webhook_key(settings.slack_webhook_url)
     assert first == second and first["job_id"] == "req-1" and first["severity"] == "HIGH"
     assert first["link"].endswith("/jobs/req-1")
+
+
+class _Message:
+    def __init__(self, partition):
+        self.partition, self.refcount, self.timestamp = partition, 1, 0.0
+        self.topic = analysis.jobs_topic.get_topic_name()
+
+    def incref(self):
+        self.refcount += 1
+
+
+class _Event:
+    def __init__(self, partition):
+        self.message = _Message(partition)
+
+
+class _Stream:
+    def __init__(self):
+        self.acked = []
+
+    async def ack(self, event):
+        event.message.refcount -= 1
+        self.acked.append(event)
+
+
+async def test_a_batch_cut_short_leaves_its_events_unacknowledged(outbox, model, monkeypatch):
+    """take_events acknowledges a batch even when its body fails; our hold keeps the offsets
+    of jobs whose results were not published from being committed."""
+    from bifrost_streams.batching import hold
+    request = _request(INLINE)
+    event, stream = _Event(key_partition(request.idempotency_key, app.conf.topic_partitions)), \
+        _Stream()
+    await analysis.analyse_batch(stream, [])  # nothing to do, nothing acknowledged
+    async with analysis.analyze.test_context():
+        hold([event])
+        await analysis.analyse_batch(stream, [(event, request)])
+        await analysis.later.drain()
+    assert stream.acked == [event] and event.message.refcount == 1  # released once, after
+
+    async def broken(*_args):
+        raise RuntimeError("producer stopped")
+    monkeypatch.setattr(analysis, "_publish", broken)
+    again = _Event(event.message.partition)
+    async with analysis.analyze.test_context():
+        hold([again])
+        with pytest.raises(RuntimeError):
+            await analysis.analyse_batch(stream, [(again, _request(INLINE))])
+    assert again not in stream.acked and again.message.refcount == 2
