@@ -100,14 +100,15 @@ async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> Non
             with structlog.contextvars.bound_contextvars(job_id=request.job_id,
                                                          trace_id=request.trace_id):
                 await _later(stream, event, request, step)
+        pending = [step.delivered for _, _, step in ready if step.delivered is not None]
+        if pending:
+            await asyncio.gather(*pending)
+        for event, request, step in ready:
+            set_current_event(event)  # its outputs are its own (kafka_transport.outbox)
+            await _publish(request, step.result, step.encoded)
+            await release(stream, event)
     finally:
         set_current_event(None)
-    pending = [step.delivered for _, _, step in ready if step.delivered is not None]
-    if pending:
-        await asyncio.gather(*pending)
-    for event, request, step in ready:
-        await _publish(request, step.result, step.encoded)
-        await release(stream, event)
 
 
 def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
+from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
 from bifrost_streams.ingest_requests import encode, from_message
 from bifrost_streams.outcomes import send_bytes
 
@@ -20,14 +21,28 @@ ingestion_topic = app.topic(settings.ingestion_topic, key_type=bytes, value_type
 
 @app.agent(ingestion_topic)
 async def ingest(stream):
-    async for event in stream.events():
-        message = event.message
-        pairs, dropped = from_message(
-            event.value, f"kafka:{message.topic}/{message.partition}/{message.offset}",
-            settings.ingest_levels, settings.result_topic, settings.max_request_bytes)
-        # Not awaited one by one: the worker flushes the producer before it commits this
-        # message's offset, so a crash before delivery redelivers the message.
-        for job_id, request in pairs:
-            await send_bytes(settings.request_topic, job_id, encode(request))
-        metrics.INGESTED.labels("kept").inc(len(pairs))
-        metrics.INGESTED.labels("filtered").inc(dropped)
+    # In batches, each event acknowledged once its requests are on the producer: Faust never
+    # acknowledged the events of `async for event in stream.events()` here, so this topic's
+    # offsets were never committed and a new worker skipped what had not been read.
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+        hold(events)
+        try:
+            for event in events:
+                set_current_event(event)  # the requests are this event's outputs
+                await _ingest(event)
+                await release(stream, event)
+        finally:
+            set_current_event(None)
+
+
+async def _ingest(event) -> None:
+    message = event.message
+    pairs, dropped = from_message(
+        event.value, f"kafka:{message.topic}/{message.partition}/{message.offset}",
+        settings.ingest_levels, settings.result_topic, settings.max_request_bytes)
+    # Not awaited one by one: the worker flushes the producer before it commits this
+    # message's offset, so a crash before delivery redelivers the message.
+    for job_id, request in pairs:
+        await send_bytes(settings.request_topic, job_id, encode(request))
+    metrics.INGESTED.labels("kept").inc(len(pairs))
+    metrics.INGESTED.labels("filtered").inc(dropped)

@@ -13,7 +13,7 @@ import sys
 import faust
 import structlog
 
-from . import config, embedded, structured_logging
+from . import config, embedded, kafka_transport, structured_logging
 from .redaction import compile_rules
 from .topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
 
@@ -32,9 +32,15 @@ redaction_rules = compile_rules(settings.redaction_patterns.items())
 structured_logging.configure(settings.log_level, redaction_rules)
 log = structlog.get_logger("bifrost.app")
 bootstrap = settings.broker or embedded.ensure_running(settings.data_dir)
+exactly_once = settings.processing_guarantee == "exactly_once"
+EXACTLY_ONCE_COMMIT_INTERVAL = 0.5  # seconds
 
 
 class BifrostApp(faust.App):
+    def _new_transport(self) -> kafka_transport.Transport:
+        # Faust's Kafka transport with our commit rules (kafka_transport.py).
+        return kafka_transport.Transport(self.conf.broker_consumer, self)
+
     async def on_first_start(self) -> None:
         await super().on_first_start()
         await self._match_topic_partitions()
@@ -78,6 +84,11 @@ app = BifrostApp(
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
     producer_acks=-1,
+    processing_guarantee=settings.processing_guarantee,
+    TableManager=kafka_transport.TableManager,
+    # Exactly once: results are visible when their transaction commits, so commits come
+    # more often than Faust's 2.8 s (each costs a few broker round trips per partition).
+    broker_commit_interval=EXACTLY_ONCE_COMMIT_INTERVAL if exactly_once else 2.8,
     # Two milliseconds of batching: one produce request carries many messages instead of
     # one syscall and one broker round per message (both share the worker's cores).
     producer_linger=0.002,

@@ -291,6 +291,8 @@ OPTIONS: Mapping[str, Option] = {
                                 _int_between(1024, 64 * 1024 * 1024), 1024 * 1024),
     "concurrency": Option("BIFROST_CONCURRENCY", "processing.concurrency",
                           _int_between(1, 1024), 64),
+    "processing_guarantee": Option("BIFROST_PROCESSING_GUARANTEE", "processing.guarantee",
+                                   _one_of("at_least_once", "exactly_once"), "at_least_once"),
     "cache_ttl_seconds": Option("BIFROST_CACHE_TTL_SECONDS", "cache.ttl_seconds", _seconds,
                                 86400),
     "job_retention_seconds": Option("BIFROST_JOB_RETENTION_SECONDS", "jobs.retention_seconds",
@@ -375,6 +377,7 @@ class Settings:
     table_store: str
     max_request_bytes: int
     concurrency: int
+    processing_guarantee: str
     cache_ttl_seconds: float
     job_retention_seconds: float
     log_fetch_attempts: int

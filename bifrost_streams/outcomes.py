@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Awaitable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import structlog
+from faust.streams import current_event
 
-from . import metrics, recent
+from . import kafka_transport, metrics, recent
 from .alerts.rule import AlertRule
 from .app import app, settings
 from .providers.base import Answer
@@ -25,20 +26,35 @@ log = structlog.get_logger("bifrost.outcomes")
 # headers, so the request itself stays exactly what was received.
 REDRIVE_HEADER = "bifrost-redrive"
 
-async def send_json(topic: str, key: Optional[str], value: Dict[str, Any]) -> Awaitable:
-    return await send_bytes(topic, key, encode(value))
+async def send_json(topic: str, key: Optional[str], value: Dict[str, Any]) -> None:
+    await send_bytes(topic, key, encode(value))
 
 
 async def send_bytes(topic: str, key: Optional[str], value: bytes,
-                     headers: Optional[List[Tuple[str, bytes]]] = None) -> Awaitable:
-    """Queue one message on the app's producer; return its delivery future.
+                     headers: Optional[List[Tuple[str, bytes]]] = None) -> None:
+    """Send one message that the current event (if any) produced.
 
     Straight to the producer rather than through Topic.send: on the cache path Faust's
     channel machinery (future wrappers, codec registry, sensors) cost more than the work.
-    The worker still flushes this producer before it commits offsets.
+    The worker flushes this producer before it commits offsets, and a failed delivery stops
+    it first (kafka_transport.py). Exactly once, an event's outputs wait in the outbox for the
+    transaction that commits the event.
     """
-    return await app.producer.send(topic, key.encode() if key is not None else None, value,
-                                   partition=None, timestamp=None, headers=headers)
+    raw_key = key.encode() if key is not None else None
+    if app.in_transaction:
+        event = current_event()
+        if event is not None:
+            message = event.message
+            if not kafka_transport.outbox.add(
+                    message, app.consumer_generation_id,
+                    app.consumer._committed_offset[message.tp], topic, raw_key, value,
+                    headers):
+                log.info("output_dropped", topic=topic, partition=message.partition,
+                         offset=message.offset, reason="a second delivery of its event")
+            return
+    delivery = await app.producer.send(topic, raw_key, value, partition=None, timestamp=None,
+                                       headers=headers)
+    kafka_transport.deliveries.watch(delivery)
 
 
 def encode(value: Dict[str, Any]) -> bytes:

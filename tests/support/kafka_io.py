@@ -11,9 +11,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 
 @asynccontextmanager
-async def _consumer(bootstrap: str):
+async def _consumer(bootstrap: str, isolation_level: str = "read_uncommitted"):
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
+                                auto_offset_reset="earliest", group_id=None,
+                                isolation_level=isolation_level)
     await consumer.start()
     # aiokafka's stop() re-raises CancelledError if its background task never got to run.
     await asyncio.sleep(0)
@@ -77,12 +78,42 @@ async def read_topic(bootstrap: str, topic: str,
     return records
 
 
-async def read_all(bootstrap: str, topic: str, timeout: float = 30) -> List[Dict[str, Any]]:
-    """Every record in the topic up to its current end offsets."""
-    ends = await end_offsets(bootstrap, topic)
-    total = sum(ends.values())
-    return await read_topic(bootstrap, topic, lambda records: len(records) >= total, timeout,
-                            f"{total} records")
+async def read_all(bootstrap: str, topic: str, timeout: float = 30,
+                   isolation_level: str = "read_uncommitted") -> List[Dict[str, Any]]:
+    """Every record in the topic up to its current end: read by position, since the offsets
+    of a transactional topic also count commit markers, which no consumer receives."""
+    records: List[Dict[str, Any]] = []
+    async with _consumer(bootstrap, isolation_level) as consumer:
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning()
+        ends = await consumer.end_offsets(tps)  # the last stable offsets, read_committed
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        async def behind() -> bool:
+            for tp in tps:
+                if await consumer.position(tp) < ends[tp]:
+                    return True
+            return False
+        while await behind():
+            if loop.time() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f}s reading {topic} "
+                                   f"({len(records)} records, {isolation_level})")
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for m in messages:
+                    records.append({"key": m.key.decode() if m.key else None,
+                                    "value": json.loads(m.value), "partition": m.partition,
+                                    "offset": m.offset, "raw": m.value})
+    return records
+
+
+async def read_committed(bootstrap: str, topic: str,
+                         timeout: float = 60) -> List[Dict[str, Any]]:
+    """What a read_committed consumer (Heimdall with exactly-once) sees: the records of
+    committed transactions and those written outside any."""
+    return await read_all(bootstrap, topic, timeout, "read_committed")
 
 
 async def end_offsets(bootstrap: str, topic: str) -> Dict[int, int]:
@@ -104,7 +135,10 @@ async def topic_partitions(bootstrap: str, topic: str) -> List[int]:
 
 
 async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
-    """Messages of `topics` not yet committed by the consumer group (ends minus commits)."""
+    """Records of `topics` after the consumer group's committed offsets.
+
+    Counted by reading them: behind a transactional producer the end offsets also count
+    commit markers, which a consumer never receives and so never commits past."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -112,10 +146,27 @@ async def group_lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
     finally:
         await admin.close()
     lag = 0
-    for topic in topics:
-        for partition, end in (await end_offsets(bootstrap, topic)).items():
-            meta = committed.get(TopicPartition(topic, partition))
-            lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+    async with _consumer(bootstrap, "read_committed") as consumer:
+        for topic in topics:
+            tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
+            ends = await consumer.end_offsets(tps)
+            behind = {}
+            for tp in tps:
+                meta = committed.get(tp)
+                start = meta.offset if meta is not None and meta.offset >= 0 else 0
+                if start < ends[tp]:
+                    behind[tp] = start
+            if not behind:
+                continue
+            consumer.assign(list(behind))
+            for tp, start in behind.items():
+                consumer.seek(tp, start)
+            while True:
+                positions = {tp: await consumer.position(tp) for tp in behind}
+                if all(positions[tp] >= ends[tp] for tp in behind):
+                    break
+                batch = await consumer.getmany(timeout_ms=200)
+                lag += sum(len(messages) for messages in batch.values())
     return lag
 
 

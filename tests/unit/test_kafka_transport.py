@@ -1,0 +1,185 @@
+"""The commit rules of bifrost_streams/kafka_transport.py, against Faust's own bookkeeping."""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from bifrost_streams import kafka_transport
+from bifrost_streams.app import app
+from bifrost_streams.kafka_transport import Consumer, Deliveries, Outbox, TransactionManager
+
+TP0 = TP("analysis.request", 0)
+
+
+class Message:
+    """What the consumer tracks of a fetched message."""
+
+    def __init__(self, offset: int, generation: int = 1, tp: TP = TP0) -> None:
+        self.tp, self.offset, self.generation_id = tp, offset, generation
+        self.topic = tp.topic
+        self.acked = False
+        self.tracked = True
+
+
+class Bookkeeping:
+    """The consumer state that _new_offset reads, outside a running consumer."""
+
+    def __init__(self, committed, acked, unacked=(), generation: int = 1) -> None:
+        self._acked = defaultdict(list, {TP0: list(acked)})
+        self._acked_index = defaultdict(set, {TP0: set(acked)})
+        self._gap = defaultdict(IntervalTree)
+        self._committed_offset = defaultdict(lambda: None, {TP0: committed})
+        self._unprocessed = defaultdict(set, {TP0: {m.offset for m in unacked
+                                                    if not m.acked}})
+
+
+def faust_offset(state: Bookkeeping):
+    return FaustConsumer._new_offset(state, TP0)
+
+
+def our_offset(state: Bookkeeping):
+    """Our Consumer._new_offset on the app's (unstarted) consumer, given this state."""
+    consumer = app.consumer
+    for name, value in vars(state).items():
+        setattr(consumer, name, value)
+    return consumer._new_offset(TP0)
+
+
+def test_faust_commits_past_an_unacknowledged_event_at_the_head():
+    # Committed up to 10; event 10 waits for a model, 11 and 12 were answered.
+    assert faust_offset(Bookkeeping(10, [11, 12], [Message(10)])) == 13
+    assert our_offset(Bookkeeping(10, [11, 12], [Message(10)])) is None
+
+
+def test_before_the_first_commit_faust_passes_any_number_of_them():
+    waiting = [Message(offset) for offset in range(5)]
+    assert faust_offset(Bookkeeping(None, [5, 6, 7], waiting)) == 8
+    assert our_offset(Bookkeeping(None, [5, 6, 7], waiting)) is None
+
+
+def test_the_commit_stops_at_the_first_waiting_event_and_keeps_the_later_acks():
+    state = Bookkeeping(10, [10, 11, 13, 14], [Message(12)])
+    assert our_offset(state) == 12
+    assert state._acked[TP0] == [13, 14]  # counted once event 12 is acknowledged
+    state._unprocessed[TP0].clear()
+    state._acked[TP0].insert(0, 12)
+    state._acked_index[TP0].add(12)
+    state._committed_offset[TP0] = 12
+    assert our_offset(state) == 15
+
+
+def test_offsets_never_delivered_at_the_head_do_not_stall_the_partition():
+    # After a restart: offsets 1..26 hold a killed worker's aborted transaction, which a
+    # read_committed consumer never receives. Faust waited for them forever.
+    assert faust_offset(Bookkeeping(1, [27, 28, 29])) is None
+    assert our_offset(Bookkeeping(1, [27, 28, 29])) == 30
+    # A commit marker between two records likewise.
+    assert our_offset(Bookkeeping(10, [10, 12])) == 13
+
+
+def test_without_waiting_events_the_commit_is_faust_own():
+    assert our_offset(Bookkeeping(10, [10, 11, 12])) == 13
+    # An acknowledged event does not hold the commit back.
+    done = Message(11)
+    done.acked = True
+    assert our_offset(Bookkeeping(10, [10, 11], [done])) == 12
+
+
+def test_only_a_processed_event_of_this_generation_moves_the_commit(monkeypatch):
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)
+    consumer = app.consumer
+    assert isinstance(consumer, Consumer)
+    consumer._acked[TP0].clear()
+    consumer._committed_offset[TP0] = None
+    consumer._unprocessed[TP0] = {7, 8}
+    old = Message(7, generation=app.consumer_generation_id - 1)
+    old.tracked = True
+    skipped = Message(7, generation=app.consumer_generation_id)
+    skipped.tracked = False  # Faust's stream skips (and acknowledges) it while flow stops
+    for message in (old, skipped):
+        consumer._unacked_messages.add(message)
+        assert consumer.ack(message) is False
+        assert message.acked and message not in consumer._unacked_messages
+    assert consumer._acked[TP0] == [] and consumer._unprocessed[TP0] == {7, 8}
+    processed = Message(8, generation=app.consumer_generation_id)
+    processed.tracked = True
+    assert consumer.ack(processed) is True
+    assert consumer._new_offset(TP0) == 7  # 7 is still to be processed
+    assert consumer._unprocessed[TP0] == {7}
+
+
+async def test_a_failed_delivery_stops_the_worker_before_it_commits(monkeypatch):
+    watch = Deliveries()
+    monkeypatch.setattr(kafka_transport, "deliveries", watch)
+    failed = asyncio.get_running_loop().create_future()
+    watch.watch(failed)
+    failed.set_exception(ConnectionError("broker gone"))
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    crashed = []
+
+    async def crash(exc):
+        crashed.append(exc)
+    consumer = app.consumer
+    monkeypatch.setattr(consumer, "crash", crash)
+    assert await consumer._commit({TP0: 5}) is False
+    assert "broker gone" in str(crashed[0])
+
+
+def test_outbox_gives_the_outputs_of_events_before_the_commit_offset_in_order():
+    box = Outbox()
+    for offset in (3, 1, 2, 5):
+        assert box.add(Message(offset), 1, None, "out", b"k", str(offset).encode())
+    assert [o.value for o in box.take(TP0, 3)] == [b"1", b"2"]
+    assert box.take(TP0, 3) == []
+    assert [o.value for o in box.take(TP0, 6)] == [b"3", b"5"]
+    assert len(box) == 0
+
+
+def test_outbox_keeps_the_outputs_of_one_copy_of_a_message():
+    box = Outbox()
+    first = Message(4)
+    assert box.add(first, 1, None, "result", b"k", b"r")
+    assert box.add(first, 1, None, "alert", b"k", b"a")  # one event, several outputs
+    assert not box.add(Message(4), 1, None, "result", b"k", b"r")  # delivered again
+    assert not box.add(Message(5, generation=0), 1, None, "result", b"k", b"old")
+    assert not box.add(Message(2), 1, 3, "result", b"k", b"committed already")
+    assert [o.topic for o in box.take(TP0, 10)] == ["result", "alert"]
+    assert box.add(Message(4), 1, None, "result", b"k", b"r")  # taken: a new transaction
+
+
+class RecordingProducer:
+    def __init__(self) -> None:
+        self.calls = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers, *,
+                   transactional_id=None):
+        self.calls.append(("send", topic, value, transactional_id))
+
+    async def commit_transactions(self, by_transactional_id, group_id,
+                                  start_new_transaction=True):
+        self.calls.append(("commit", {tid: dict(offsets)
+                                      for tid, offsets in by_transactional_id.items()}))
+
+
+async def test_a_transaction_carries_exactly_the_outputs_of_the_events_it_commits(monkeypatch):
+    box = Outbox()
+    monkeypatch.setattr(kafka_transport, "outbox", box)
+    monkeypatch.setattr(app.assignor, "group_for_topic", lambda topic: 0)
+    producer = RecordingProducer()
+    manager = TransactionManager(app.transport, consumer=app.consumer, producer=producer)
+    box.add(Message(0), 1, None, "analysis.result", b"a", b"result-0")
+    box.add(Message(2), 1, None, "analysis.result", b"c", b"result-2")  # not committed yet
+    box.add(Message(1), 1, None, "dlq.failed", b"b", b"dlq-1")
+    assert await manager.commit({TP0: 2})
+    tid = f"{app.conf.id}-0-0"
+    assert producer.calls == [("send", "analysis.result", b"result-0", tid),
+                              ("send", "dlq.failed", b"dlq-1", tid),
+                              ("commit", {tid: {TP0: 2}})]
+    # Faust's own sends (table changelogs) go outside the transaction.
+    await manager.send("bifrost-jobs-changelog", b"k", b"v", 0, None, None)
+    assert producer.calls[-1] == ("send", "bifrost-jobs-changelog", b"v", None)
+    assert len(box) == 1
