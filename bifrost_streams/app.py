@@ -85,7 +85,6 @@ app = BifrostApp(
     broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
     producer_acks=-1,
     processing_guarantee=settings.processing_guarantee,
-    TableManager=kafka_transport.TableManager,
     # Exactly once: results are visible when their transaction commits, so commits come
     # more often than Faust's 2.8 s (each costs a few broker round trips per partition).
     broker_commit_interval=EXACTLY_ONCE_COMMIT_INTERVAL if exactly_once else 2.8,

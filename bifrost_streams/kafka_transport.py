@@ -41,7 +41,6 @@ from collections import defaultdict
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 from faust.exceptions import ProducerSendError
-from faust.tables import TableManager as FaustTableManager
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -123,7 +122,19 @@ outbox = Outbox()
 deliveries = Deliveries()
 
 
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    async def _highwaters(self, partitions: List[TP]) -> Mapping[TP, int]:
+        # Asked of the broker (for read_committed: the last stable offsets). Exactly once,
+        # Faust read aiokafka's cached last stable offset, unknown before a partition's first
+        # fetch, and recovery then refused a standby's table as inconsistent (ConsistencyError,
+        # "persisted offset 15 > highwater -1") and stopped the worker.
+        return await self._ensure_consumer().end_offsets(partitions)
+
+
 class Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Per partition, the offsets fetched in this generation and not yet processed.
@@ -244,14 +255,6 @@ class TransactionManager(faust_consumer.TransactionManager):
         # Faust committed what was acknowledged before the rebalance; the rest is read again.
         outbox.clear()
         await super().on_rebalance(assigned, revoked, newly_assigned)
-
-
-class TableManager(FaustTableManager):
-    def persist_offset_on_commit(self, store: Any, tp: TP, offset: int) -> None:
-        # Exactly once, Faust defers a changelog offset to the commit of a source partition
-        # keyed by the changelog's partition, which never comes, so every restart replayed
-        # whole changelogs. Our changelog writes are outside transactions: durable once sent.
-        store.set_persisted_offset(tp, offset)
 
 
 class Transport(faust_aiokafka.Transport):
