@@ -12,6 +12,7 @@ import sys
 
 import faust
 import structlog
+from mode.utils.objects import cached_property
 
 from . import config, embedded, kafka_transport, structured_logging
 from .redaction import compile_rules
@@ -40,6 +41,11 @@ class BifrostApp(faust.App):
     def _new_transport(self) -> kafka_transport.Transport:
         # Faust's Kafka transport with our commit rules (kafka_transport.py).
         return kafka_transport.Transport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def flow_control(self) -> kafka_transport.FlowControl:
+        # Resuming keeps what the streams' queues hold (kafka_transport.py says why).
+        return kafka_transport.FlowControl(loop=self.loop)
 
     async def on_first_start(self) -> None:
         await super().on_first_start()

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+from faust import streams as faust_streams
 from faust.types import TP
 from intervaltree import IntervalTree
 
@@ -33,8 +34,8 @@ class Bookkeeping:
         self._acked_index = defaultdict(set, {TP0: set(acked)})
         self._gap = defaultdict(IntervalTree)
         self._committed_offset = defaultdict(lambda: None, {TP0: committed})
-        self._unprocessed = defaultdict(set, {TP0: {m.offset for m in unacked
-                                                    if not m.acked}})
+        self._unprocessed = defaultdict(Counter, {
+            TP0: Counter(m.offset for m in unacked if not m.acked)})
 
 
 def faust_offset(state: Bookkeeping):
@@ -95,7 +96,7 @@ def test_only_a_processed_event_of_this_generation_moves_the_commit(monkeypatch)
     assert isinstance(consumer, Consumer)
     consumer._acked[TP0].clear()
     consumer._committed_offset[TP0] = None
-    consumer._unprocessed[TP0] = {7, 8}
+    consumer._unprocessed[TP0] = Counter({7: 1, 8: 1})
     old = Message(7, generation=app.consumer_generation_id - 1)
     old.tracked = True
     skipped = Message(7, generation=app.consumer_generation_id)
@@ -104,12 +105,47 @@ def test_only_a_processed_event_of_this_generation_moves_the_commit(monkeypatch)
         consumer._unacked_messages.add(message)
         assert consumer.ack(message) is False
         assert message.acked and message not in consumer._unacked_messages
-    assert consumer._acked[TP0] == [] and consumer._unprocessed[TP0] == {7, 8}
+    assert consumer._acked[TP0] == [] and set(consumer._unprocessed[TP0]) == {7, 8}
     processed = Message(8, generation=app.consumer_generation_id)
     processed.tracked = True
     assert consumer.ack(processed) is True
     assert consumer._new_offset(TP0) == 7  # 7 is still to be processed
-    assert consumer._unprocessed[TP0] == {7}
+    assert set(consumer._unprocessed[TP0]) == {7}
+
+
+def test_a_second_copy_of_an_event_holds_the_commit_until_it_is_processed(monkeypatch):
+    # A seek fetches event 7 again while its first copy is still being processed.
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)
+    consumer = app.consumer
+    consumer._acked[TP0].clear()
+    consumer._acked_index[TP0].clear()
+    consumer._committed_offset[TP0] = 7
+    consumer._unprocessed[TP0] = Counter({7: 2, 8: 1})
+    first, later, second = (Message(o, generation=app.consumer_generation_id) for o in (7, 8, 7))
+    assert consumer.ack(first) and consumer.ack(later)
+    assert consumer._new_offset(TP0) is None  # the second copy of 7 is still in the works
+    consumer.ack(second)
+    assert consumer._new_offset(TP0) == 9
+
+
+async def test_resuming_flow_keeps_what_the_stream_queues_hold():
+    # Faust emptied them, after the seek that was to fetch their events again (kafka_transport).
+    queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+    queue.put_nowait("event 717")
+    app.flow_control.suspend()
+    app.flow_control.resume()
+    assert queue.qsize() == 1
+
+
+def test_every_stream_acknowledges_through_our_consumer():
+    # Faust's compiled iterator wrote a plain `async for` loop's acknowledgements into the
+    # consumer's bookkeeping itself, past Consumer.ack: the alerts agent's partition then never
+    # committed again (test_alerts_integration found it). Python's iterator calls Consumer.ack.
+    stream = app.stream(app.channel(value_type=bytes))
+    iterator = stream.__aiter__()
+    assert faust_streams._CStreamIterator is None
+    assert iterator.ag_code is type(stream)._py_aiter.__code__
+    stream._active_agens.discard(iterator)
 
 
 async def test_a_failed_delivery_stops_the_worker_before_it_commits(monkeypatch):
@@ -148,7 +184,33 @@ def test_outbox_keeps_the_outputs_of_one_copy_of_a_message():
     assert not box.add(Message(5, generation=0), 1, None, "result", b"k", b"old")
     assert not box.add(Message(2), 1, 3, "result", b"k", b"committed already")
     assert [o.topic for o in box.take(TP0, 10)] == ["result", "alert"]
-    assert box.add(Message(4), 1, None, "result", b"k", b"r")  # taken: a new transaction
+    # Its outputs are in the transaction being committed: a copy arriving before the commit
+    # is recorded (committed offset still 0) has nothing to add.
+    assert not box.add(Message(4), 1, None, "result", b"k", b"r")
+    assert box.add(Message(10), 1, None, "result", b"k", b"next")
+    box.clear()  # a rebalance: the partition is read again from its committed offset
+    assert box.add(Message(4), 1, None, "result", b"k", b"r")
+
+
+def test_stream_partitions_wait_for_the_seek_of_their_generation(monkeypatch):
+    consumer = app.consumer
+    stream, changelog = TP("analysis.request", 1), TP("bifrost-jobs-changelog", 1)
+    resumed = []
+    monkeypatch.setattr(FaustConsumer, "resume_partitions",
+                        lambda self, tps: resumed.append(set(tps)))
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp is changelog)
+    monkeypatch.setattr(consumer, "assignment", lambda: {stream, changelog})
+    consumer._seeked = app.consumer_generation_id - 1
+    consumer.resume_partitions({stream, changelog})
+    assert resumed == [{changelog}]  # recovery reads the changelog; the stream waits
+
+    async def seek_to_committed(self):
+        resumed.append("seek")
+    monkeypatch.setattr(FaustConsumer, "perform_seek", seek_to_committed)
+    asyncio.run(consumer.perform_seek())
+    assert resumed == [{changelog}, "seek", {stream}]
+    consumer.resume_partitions({stream})  # sought in this generation: at once
+    assert resumed[-1] == {stream}
 
 
 class RecordingProducer:
@@ -183,3 +245,21 @@ async def test_a_transaction_carries_exactly_the_outputs_of_the_events_it_commit
     await manager.send("bifrost-jobs-changelog", b"k", b"v", 0, None, None)
     assert producer.calls[-1] == ("send", "bifrost-jobs-changelog", b"v", None)
     assert len(box) == 1
+
+
+async def test_a_fetch_asks_for_a_copy_of_the_active_partitions_and_delivers_all_it_gets(
+        monkeypatch):
+    consumer = app.consumer
+    active = {TP0}
+    asked = []
+
+    async def fetch(self, partitions, timeout):
+        asked.append(partitions)
+        active.clear()  # recovery pauses the last active partition meanwhile
+        return {TP0: ["record"]}
+    monkeypatch.setattr(FaustConsumer, "_getmany", fetch)
+    records = await consumer._getmany(active, 1.0)
+    # aiokafka read an empty set as "every partition" (kafka_transport._getmany).
+    assert asked == [{TP0}] and asked[0] is not active
+    assert records == {TP0: ["record"]}
+    assert await consumer._getmany(set(), 1.0) == {} and len(asked) == 1
