@@ -207,6 +207,13 @@ class Consumer(faust_aiokafka.Consumer):
             copies.pop(message.offset, None)
         return super().ack(message)
 
+    def in_progress(self) -> Dict[str, Dict[str, Optional[int]]]:
+        """Per partition, the events fetched and not yet processed: what holds its commit."""
+        return {f"{tp.topic}/{tp.partition}": {"committed": self._committed_offset.get(tp),
+                                               "oldest": min(copies),
+                                               "events": sum(copies.values())}
+                for tp, copies in self._unprocessed.items() if copies}
+
     def _new_offset(self, tp: TP) -> Optional[int]:
         """Past the highest processed offset, but never past one fetched and not processed.
 

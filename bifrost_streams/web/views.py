@@ -58,6 +58,8 @@ def status_document() -> Dict[str, Any]:
         "tables": {"jobs": len(jobs), "result_cache": len(results)},
         # Exactly once: outputs waiting for the transaction that commits their events.
         "outbox": len(kafka_transport.outbox),
+        # A partition's commit waits for its oldest event in progress (a model call, say).
+        "in_progress": app.consumer.in_progress(),
     }
 
 

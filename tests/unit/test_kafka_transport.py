@@ -263,3 +263,12 @@ async def test_a_fetch_asks_for_a_copy_of_the_active_partitions_and_delivers_all
     assert asked == [{TP0}] and asked[0] is not active
     assert records == {TP0: ["record"]}
     assert await consumer._getmany(set(), 1.0) == {} and len(asked) == 1
+
+
+def test_status_shows_what_holds_each_commit(monkeypatch):
+    consumer = app.consumer
+    monkeypatch.setattr(consumer, "_unprocessed", defaultdict(Counter, {
+        TP0: Counter({12: 1, 15: 2}), TP("analysis.request", 1): Counter()}))
+    monkeypatch.setattr(consumer, "_committed_offset", defaultdict(lambda: None, {TP0: 12}))
+    assert consumer.in_progress() == {
+        "analysis.request/0": {"committed": 12, "oldest": 12, "events": 3}}
