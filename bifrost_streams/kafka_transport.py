@@ -9,8 +9,7 @@ faust-streaming 0.15.3's bookkeeping then loses or stalls work in four ways, eac
   committed offset starts unknown);
 - it counts the acknowledgement of an event its stream skipped unprocessed while the flow was
   stopped (during recovery), although it then seeks back to deliver that event again: the
-  commit could pass it before the second delivery (the likely cause of the one job in 300
-  that exactly-once runs lost now and then: it was never processed, yet committed);
+  commit could pass it before the second delivery;
 - an event fetched before a rebalance and acknowledged after it counts for the new
   generation, although the partition is then read again from its committed offset;
 - it needs an acknowledgement for every offset, and learns of offsets that are never

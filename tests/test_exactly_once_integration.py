@@ -32,8 +32,9 @@ async def test_kill_mid_stream_gives_exactly_one_result_per_request(
     log_ids = insert_log_entries(dsn, [("svc", text) for text in stored])
     requests = [job_request(i) for i in log_ids] + [
         inline_request(f"ERROR inline failure {_word(i)}", "svc") for i in range(half)]
-    texts = {r.get("job_id") or r["request_id"]: r.get("log_content") for r in requests}
-    texts.update({r["job_id"]: text for r, text in zip(requests, stored)})
+    # What each job's prompt carries: its stored log line, or its inline content.
+    texts = {r["job_id"]: text for r, text in zip(requests, stored)}
+    texts.update({r["request_id"]: r["log_content"] for r in requests[half:]})
     fake_ollama.latency = 0.05
     first = worker_factory("first", **env).start().wait_ready()
     await produce(bootstrap, env["BIFROST_REQUEST_TOPIC"], as_messages(requests))

@@ -200,7 +200,7 @@ def test_stream_partitions_wait_for_the_seek_of_their_generation(monkeypatch):
                         lambda self, tps: resumed.append(set(tps)))
     monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp is changelog)
     monkeypatch.setattr(consumer, "assignment", lambda: {stream, changelog})
-    consumer._seeked = app.consumer_generation_id - 1
+    monkeypatch.setattr(consumer, "_seeked", app.consumer_generation_id - 1)
     consumer.resume_partitions({stream, changelog})
     assert resumed == [{changelog}]  # recovery reads the changelog; the stream waits
 
