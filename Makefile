@@ -2,7 +2,7 @@
 # packages named in scripts/setup.sh).
 PY := .venv/bin/python
 
-.PHONY: run test unit integration bench eval kafka-up kafka-down postgres-up postgres-down clean
+.PHONY: run test unit integration bench bench-compare eval kafka-up kafka-down postgres-up postgres-down clean
 
 run: .venv/.installed          ## the worker, with the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set
 	.venv/bin/bifrost-worker
@@ -21,6 +21,9 @@ integration:
 bench:                         ## throughput and latency ratios, one run, one broker
 	bash scripts/setup.sh all
 	$(PY) -m benchmarks.pipeline
+
+bench-compare:                 ## the cache path of OLD=<another checkout> against this one, alternated
+	$(PY) -m benchmarks.compare $(OLD)
 
 eval: .venv/.installed          ## template mining on ../shared/data/loghub (or EVAL_DIRS): accuracy, calls, speed
 	$(PY) -m bifrost_streams.mining.evaluate $(EVAL_DIRS)

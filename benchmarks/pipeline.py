@@ -28,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -274,6 +274,28 @@ def _wait_faust_group(worker: Worker) -> None:
         time.sleep(0.2)
 
 
+def bifrost_worker(bootstrap: str, ollama: FakeOllama, work: Path, name: str,
+                   topics: Tuple[str, str], index: int = 0,
+                   code: Optional[str] = None) -> Worker:
+    """A bifrost-streams worker on `topics` (in, out); `code`: a checkout to run instead of
+    this one (benchmarks/compare.py)."""
+    env: Dict[str, Optional[str]] = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BIFROST_APP_ID": f"bench-{name}",
+        "BIFROST_REQUEST_TOPIC": topics[0], "BIFROST_RESULT_TOPIC": topics[1],
+        "BIFROST_DLQ_TOPIC": f"bench.{name}.dlq", "BIFROST_OLLAMA_URL": ollama.url,
+        "BIFROST_OLLAMA_MODEL": ollama.model, "BIFROST_WEB_PORT": str(free_port()),
+        "BIFROST_WEB_HOST": "127.0.0.1", "BIFROST_DATA_DIR": str(work / f"{name}-data-{index}"),
+        "BIFROST_TABLE_STORE": "rocksdb://", "BIFROST_LOG_LEVEL": "warning",
+        "BIFROST_DATABASE_URL": None, "HEIMDALL_DATABASE_URL": None}
+    if code is not None:
+        env["PYTHONPATH"] = code
+    return Worker(env, work, f"{name}-{index}")
+
+
+def ready(worker: Worker) -> None:
+    worker.wait_ready(180)
+
+
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bifrost-bench-"))
     if args.broker == "kafka":
@@ -297,20 +319,7 @@ async def run(args: argparse.Namespace) -> None:
                               app="benchmarks.passthrough_app")
 
         def bifrost(name: str, index: int = 0) -> Worker:
-            return Worker({
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "BIFROST_APP_ID": f"bench-{name}",
-                "BIFROST_REQUEST_TOPIC": topics[name][0],
-                "BIFROST_RESULT_TOPIC": topics[name][1],
-                "BIFROST_DLQ_TOPIC": f"bench.{name}.dlq", "BIFROST_OLLAMA_URL": ollama.url,
-                "BIFROST_OLLAMA_MODEL": ollama.model, "BIFROST_WEB_PORT": str(free_port()),
-                "BIFROST_WEB_HOST": "127.0.0.1",
-                "BIFROST_DATA_DIR": str(work / f"{name}-data-{index}"),
-                "BIFROST_TABLE_STORE": "rocksdb://", "BIFROST_LOG_LEVEL": "warning",
-                "BIFROST_DATABASE_URL": None, "HEIMDALL_DATABASE_URL": None},
-                work, f"{name}-{index}")
-
-        def ready(worker: Worker) -> None:
-            worker.wait_ready(180)
+            return bifrost_worker(bootstrap, ollama, work, name, topics[name], index)
         systems = [
             LoopSystem(bootstrap, *topics["loop"]),
             ProcessSystem("bare Faust agent", *topics["faust"], [faust_worker],

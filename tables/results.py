@@ -49,18 +49,44 @@ def cache_key(template_id: str, model: str, prompt_version: str, language: str) 
     return f"{template_id}|{model}|{prompt_version}|{language}"
 
 
+# Entries read or written lately, decoded: a storm asks for one entry thousands of times a
+# second, and each read of the table searched every partition's RocksDB and decoded its JSON
+# (a twentieth of the cache path). Cleared whenever the sweep may have removed entries; an
+# entry another worker wrote meanwhile is an equally valid analysis of the same template.
+_recent: Dict[str, Dict[str, Any]] = {}
+RECENT_MAX = 10000
+
+
 def lookup(key: str) -> Optional[Dict[str, Any]]:
-    entry = results.get(key)
+    entry = _recent.get(key)
+    if entry is None:
+        entry = results.get(key)
+        if entry is not None:
+            _remember(key, entry)
     if changelog.expired(entry, time.time(), settings.cache_ttl_seconds):
-        del results[key]
+        _recent.pop(key, None)
+        results.pop(key, None)
         return None
     return entry
 
 
 def store(key: str, analysis: Dict[str, Any]) -> None:
-    results[key] = changelog.stamp(analysis, time.time())
+    entry = changelog.stamp(analysis, time.time())
+    results[key] = entry
+    _remember(key, entry)
+
+
+def _remember(key: str, entry: Dict[str, Any]) -> None:
+    if len(_recent) >= RECENT_MAX:
+        _recent.clear()
+    _recent[key] = entry
+
+
+def expire() -> None:
+    changelog.sweep(results, time.time(), settings.cache_ttl_seconds)
+    _recent.clear()
 
 
 @app.timer(interval=60.0, on_leader=False)
 async def expire_cache_entries() -> None:
-    changelog.sweep(results, time.time(), settings.cache_ttl_seconds)
+    expire()

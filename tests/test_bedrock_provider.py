@@ -94,3 +94,19 @@ async def _refusal(url: str) -> ProviderError:
     finally:
         await client.close()
     return error.value
+
+
+async def test_the_connection_pool_holds_every_call_in_flight(bedrock):
+    # botocore keeps 10 connections: calls beyond them would wait for one, below
+    # BIFROST_CONCURRENCY.
+    client = BedrockProvider(MODEL, "us-east-1", timeout=10, rules=compile_rules(),
+                             endpoint_url=bedrock.url, connections=30)
+    prompt = build_prompt("ERROR db timeout", service="api", environment="prod",
+                          priority="ERROR")
+    try:
+        answers = await asyncio.gather(*(client.analyze(prompt, answer_schema(), deadline())
+                                         for _ in range(12)))
+        assert (await client._runtime()).meta.config.max_pool_connections == 30
+    finally:
+        await client.close()
+    assert all(answer.provider == "bedrock" for answer in answers)

@@ -48,7 +48,8 @@ class BedrockProvider:
     name = "bedrock"
 
     def __init__(self, model: str, region: str, timeout: float, rules: Iterable[Rule],
-                 endpoint_url: Optional[str] = None) -> None:
+                 endpoint_url: Optional[str] = None, connections: int = 64) -> None:
+        self.connections = connections
         self.model = model
         self.region = region
         self.timeout = timeout
@@ -64,7 +65,10 @@ class BedrockProvider:
                 # Retries are the router's (transient errors only, within the deadline).
                 config = Config(retries={"max_attempts": 1, "mode": "standard"},
                                 connect_timeout=min(10.0, self.timeout),
-                                read_timeout=self.timeout)
+                                read_timeout=self.timeout,
+                                # botocore's 10 would cap the calls in flight below
+                                # BIFROST_CONCURRENCY.
+                                max_pool_connections=self.connections)
                 self._client = await self._exit.enter_async_context(aioboto3.Session().client(
                     "bedrock-runtime", region_name=self.region, endpoint_url=self.endpoint_url,
                     config=config))
