@@ -87,9 +87,8 @@ async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> Non
     request's idempotency key (the jobs table writes to the current event's partition), held
     by the caller (batching.hold).
 
-    Jobs answered at once are published together once their jobs-table writes are durable,
-    after the batch before (Later.in_order), while the agent reads on; the others run as tasks
-    (Later.start). Each event is released once its result is out."""
+    Jobs answered at once are published together once their jobs-table writes are durable;
+    the others run as tasks (batching.Later). Each event is released once its result is out."""
     ready: List[Tuple[Any, AnalysisRequest, Ready]] = []
     try:
         for event, request in items:
@@ -101,20 +100,15 @@ async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> Non
             with structlog.contextvars.bound_contextvars(job_id=request.job_id,
                                                          trace_id=request.trace_id):
                 await _later(stream, event, request, step)
+        pending = [step.delivered for _, _, step in ready if step.delivered is not None]
+        if pending:
+            await asyncio.gather(*pending)
+        for event, request, step in ready:
+            set_current_event(event)  # its outputs are its own (kafka_transport.outbox)
+            await _publish(request, step.result, step.encoded)
+            await release(stream, event)
     finally:
         set_current_event(None)
-    if ready:
-        await later.in_order(stream, lambda: _publish_ready(stream, ready))
-
-
-async def _publish_ready(stream, ready: List[Tuple[Any, AnalysisRequest, Ready]]) -> None:
-    pending = [step.delivered for _, _, step in ready if step.delivered is not None]
-    if pending:
-        await asyncio.gather(*pending)
-    for event, request, step in ready:
-        set_current_event(event)  # its outputs are its own (kafka_transport.outbox)
-        await _publish(request, step.result, step.encoded)
-        await release(stream, event)
 
 
 def quick(request: AnalysisRequest) -> Union[Ready, Prepared, None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Awaitable, Callable, List, Optional, Set
+from typing import Awaitable, Callable, List, Set
 
 import structlog
 from faust.streams import _current_event
@@ -47,22 +47,12 @@ async def release(stream: StreamT, event: EventT) -> None:
     await stream.ack(event)
 
 
-# Batches whose results wait for their table writes while the agent reads the next ones.
-BATCHES_AHEAD = 4
-
-
 class Later:
-    """Runs slow jobs as tasks, at most `limit` at once; a full house holds the batch back.
-
-    Also publishes each batch's quick results (`in_order`) while the agent goes on: waiting
-    for the changelog in the agent held every next batch for a broker round trip (9 ms of a
-    median 45 ms request->result at 500 requests/s, measured here)."""
+    """Runs slow jobs as tasks, at most `limit` at once; a full house holds the batch back."""
 
     def __init__(self, limit: int) -> None:
         self._slots = asyncio.Semaphore(limit)
         self._tasks: Set[asyncio.Task] = set()
-        self._batches = asyncio.Semaphore(BATCHES_AHEAD)
-        self._last_batch: Optional[asyncio.Task] = None
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -75,52 +65,23 @@ class Later:
     async def start(self, stream: StreamT, event: EventT,
                     work: Callable[[], Awaitable[object]]) -> None:
         await self._slots.acquire()
-        self._track(self._run(stream, event, work))
-
-    async def in_order(self, stream: StreamT, work: Callable[[], Awaitable[object]]) -> None:
-        """Run `work` (which releases its events) after the batch started before it has ended.
-
-        In order, so that a copy answered from a stored result never leaves before the first
-        answer, whose table write may still be on its way (and so a partition's results keep
-        the order of its requests)."""
-        await self._batches.acquire()
-        previous = self._last_batch
-
-        async def after_previous() -> None:
-            try:
-                if previous is not None:
-                    await asyncio.wait([previous])
-                await _guarded(stream, work, "batch_publication_failed")
-            finally:
-                self._batches.release()
-        self._last_batch = self._track(after_previous())
-
-    def _track(self, coroutine: Awaitable[None]) -> asyncio.Task:
         # The task copies the current context: the current event and the log's job_id.
-        task = asyncio.ensure_future(coroutine)
+        task = asyncio.ensure_future(self._run(stream, event, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return task
 
     async def _run(self, stream: StreamT, event: EventT,
                    work: Callable[[], Awaitable[object]]) -> None:
         try:
-            if await _guarded(stream, work, "slow_job_crashed"):
-                await release(stream, event)
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The job's outcome could not be published: leave the event unacknowledged (its
+            # offset is never committed) and stop the worker, so a restart redelivers it.
+            log.exception("slow_job_crashed")
+            await stream.app.crash(exc)
+        else:
+            await release(stream, event)
         finally:
             self._slots.release()
-
-
-async def _guarded(stream: StreamT, work: Callable[[], Awaitable[object]], failure: str) -> bool:
-    """Whether `work` ended. If it failed, its outcome could not be published: its events stay
-    unacknowledged (their offsets are never committed) and the worker stops, so a restart
-    redelivers them."""
-    try:
-        await work()
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.exception(failure)
-        await stream.app.crash(exc)
-        return False
-    return True

@@ -272,3 +272,13 @@ def test_status_shows_what_holds_each_commit(monkeypatch):
     monkeypatch.setattr(consumer, "_committed_offset", defaultdict(lambda: None, {TP0: 12}))
     assert consumer.in_progress() == {
         "analysis.request/0": {"committed": 12, "oldest": 12, "events": 3}}
+
+
+async def test_the_broker_holds_an_empty_fetch_briefly():
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    try:
+        # A partition freed while a fetch waits is fetched after that one ends.
+        assert consumer._fetch_max_wait_ms == kafka_transport.FETCH_MAX_WAIT_MS <= 100
+    finally:
+        await consumer.stop()
