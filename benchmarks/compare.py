@@ -67,14 +67,15 @@ def main() -> None:
     parser.add_argument("old", help="a checkout of the version to compare against")
     parser.add_argument("--new", default=".", help="the checkout under test (this one)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--messages", type=int,
+                        help="backlog per run (default 20,000; 5,000 with --fresh)")
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--fresh", action="store_true",
                         help="the fresh-analysis path (every request a new template)")
     args = parser.parse_args()
-    if args.fresh and args.messages == 20000:
-        args.messages = 5000
+    if args.messages is None:
+        args.messages = 5000 if args.fresh else 20000
     asyncio.run(run(args))
 
 
