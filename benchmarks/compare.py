@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Dict, List
 
 from benchmarks.pipeline import (CACHE, FRESH, PARTITIONS, ProcessSystem, bifrost_worker,
-                                 create_topics, measure, produce, ready, request_bytes)
+                                 create_topics, measure, processes_with, produce, ready,
+                                 request_bytes)
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import KafkaBroker, free_port_pair
 
@@ -45,7 +46,7 @@ async def run(args: argparse.Namespace) -> None:
                 system = ProcessSystem(FRESH if args.fresh else CACHE, *topics, [worker], ready,
                                        fresh=args.fresh)
                 figures = await measure(broker.bootstrap, system, args.messages, args.rate,
-                                        args.seconds)
+                                        args.seconds, processes_with(str(work / "kafka")))
                 runs[version].append(figures)
                 print(f"{version} round {round_ + 1}: "
                       + "  ".join(f"{k} {figures[k]:.1f}" for k in FIGURES), flush=True)

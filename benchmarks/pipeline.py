@@ -1,16 +1,20 @@
-"""make bench: one broker, one run, five systems, ratios.
+"""make bench: one broker, one run, seven systems, ratios.
 
 1. bare aiokafka consume -> produce loop (the ceiling of the client library),
 2. a bare Faust agent forwarding raw events (the framework's per-event cost),
-3. bifrost-streams on the cache-hit path (validation, idempotency table with a durable
+3. a Faust agent forwarding batches straight to the producer, doing nothing else: the cuts
+   the bifrost agents make, without their work (the most a Faust agent reaches here),
+4. bifrost-streams on the cache-hit path (validation, idempotency table with a durable
    write, template, result cache, result publication),
-4. bifrost-streams on the fresh-analysis path: every request a new template, a model stub
+5. bifrost-streams on the fresh-analysis path: every request a new template, a model stub
    answering after a fixed latency (what in-flight concurrency buys),
-5. the cache path again with two workers sharing the partitions (on the same 2 cores as the
-   broker).
+6. the cache path again with two workers sharing the partitions (on the same 2 cores as the
+   broker), each also keeping a standby copy of the other's tables (the default),
+7. the same two workers without standby copies (BIFROST_STANDBY_REPLICAS=0).
 
-Each system drains a backlog (throughput: messages/s between the first and the last output),
-then serves a paced stream (latency: request produced -> result read, P50/P95/P99).
+Each system drains a backlog (throughput: messages/s between the first and the last output;
+CPU: cores the system, the broker and this benchmark's client kept busy meanwhile), then
+serves a paced stream (latency: request produced -> result read, P50/P95/P99).
 Usage: python -m benchmarks.pipeline [--messages N] [--rate R] [--seconds S]
 """
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks.cpu import CpuClock
 from bifrost_streams import embedded
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import REPO, KafkaBroker, Worker, free_port, free_port_pair
@@ -158,6 +163,10 @@ class System:
     def alive(self) -> bool:
         return True
 
+    def pids(self) -> List[int]:
+        """Its processes apart from the benchmark's own (which runs the aiokafka loop)."""
+        return []
+
 
 class LoopSystem(System):
     def __init__(self, bootstrap: str, source: str, target: str) -> None:
@@ -193,6 +202,9 @@ class ProcessSystem(System):
         for worker in self.workers:
             worker.stop()
 
+    def pids(self) -> List[int]:
+        return [worker.process.pid for worker in self.workers]
+
     def alive(self) -> bool:
         for worker in self.workers:
             if worker.process.poll() is not None:
@@ -215,8 +227,21 @@ def _wait_shared(workers: List[Worker], topic: str) -> None:
         time.sleep(0.2)
 
 
+def processes_with(text: str) -> List[int]:
+    """Processes whose command line mentions `text` (the broker's data directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 async def measure(bootstrap: str, system: System, backlog: int, rate: float,
-                  seconds: float) -> Dict[str, float]:
+                  seconds: float, broker_pids: List[int]) -> Dict[str, float]:
     fresh = getattr(system, "fresh", False)
     keys = [f"{system.name[:4]}-{uuid.uuid4().hex}" for _ in range(backlog)]
     backlog_messages = [(k.encode(), request_bytes(k, i, fresh)) for i, k in enumerate(keys)]
@@ -228,12 +253,18 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
     await produce(bootstrap, system.source, backlog_messages)
     if not shared:
         await system.start()
+    clock = CpuClock({"system": system.pids(), "broker": broker_pids,
+                      "client": [os.getpid()]}).start()
     try:
         statuses: Counter = Counter()
-        arrived = await watch(bootstrap, system.target, set(keys), timeout=600,
-                              statuses=statuses, alive=system.alive)
+        try:
+            arrived = await watch(bootstrap, system.target, set(keys), timeout=600,
+                                  statuses=statuses, alive=system.alive)
+        finally:
+            await clock.stop()
         times = sorted(arrived.values())
         throughput = (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+        cores = clock.cores(times[0], times[-1])
         paced = [f"lat-{uuid.uuid4().hex}" for _ in range(int(rate * seconds))]
         sent: Dict[str, float] = {}
         watcher = asyncio.create_task(watch(bootstrap, system.target, set(paced), 120,
@@ -246,7 +277,7 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
     finally:
         await system.stop()
     latencies = sorted((received[k] - sent[k]) * 1000 for k in paced)
-    return {"throughput": throughput, "failed": statuses.get("FAILED", 0),
+    return {"throughput": throughput, "failed": statuses.get("FAILED", 0), **cores,
             "p50": statistics.median(latencies),
             "p95": latencies[int(len(latencies) * 0.95) - 1],
             "p99": latencies[int(len(latencies) * 0.99) - 1]}
@@ -301,39 +332,48 @@ async def run(args: argparse.Namespace) -> None:
     if args.broker == "kafka":
         broker = KafkaBroker(work / "kafka", free_port_pair()).start()
         bootstrap = broker.bootstrap
+        broker_pids = processes_with(str(work / "kafka"))
     else:
         broker = EmbeddedBroker(work / "noida", free_port())
         bootstrap = broker.start()
+        broker_pids = processes_with(str(work / "noida"))
     args.broker_name = ("Apache Kafka" if args.broker == "kafka"
                         else "the embedded broker (noida-db)")
     ollama = FakeOllama(latency=MODEL_LATENCY).start()
     try:
         topics = {name: (f"bench.{name}.in", f"bench.{name}.out")
-                  for name in ("loop", "faust", "pipeline", "fresh", "two")}
+                  for name in ("loop", "faust", "floor", "pipeline", "fresh", "two", "solo")}
         await create_topics(bootstrap, [t for pair in topics.values() for t in pair])
-        passthrough_env = {"BENCH_APP_ID": "bench-faust", "BENCH_BOOTSTRAP": bootstrap,
-                           "BENCH_IN": topics["faust"][0], "BENCH_OUT": topics["faust"][1],
-                           "BENCH_DATA_DIR": str(work / "faust-data"),
-                           "PYTHONPATH": str(REPO)}
-        faust_worker = Worker(passthrough_env, work, "faust-passthrough",
-                              app="benchmarks.passthrough_app")
 
-        def bifrost(name: str, index: int = 0) -> Worker:
-            return bifrost_worker(bootstrap, ollama, work, name, topics[name], index)
+        def passthrough(name: str, mode: str) -> Worker:
+            env = {"BENCH_APP_ID": f"bench-{name}", "BENCH_BOOTSTRAP": bootstrap,
+                   "BENCH_IN": topics[name][0], "BENCH_OUT": topics[name][1],
+                   "BENCH_DATA_DIR": str(work / f"{name}-data"), "BENCH_MODE": mode,
+                   "PYTHONPATH": str(REPO)}
+            return Worker(env, work, f"{name}-passthrough", app="benchmarks.passthrough_app")
+
+        def bifrost(name: str, index: int = 0, standby: int = 1) -> Worker:
+            worker = bifrost_worker(bootstrap, ollama, work, name, topics[name], index)
+            worker.env["BIFROST_STANDBY_REPLICAS"] = str(standby)
+            return worker
         systems = [
             LoopSystem(bootstrap, *topics["loop"]),
-            ProcessSystem("bare Faust agent", *topics["faust"], [faust_worker],
+            ProcessSystem(FAUST, *topics["faust"], [passthrough("faust", "event")],
+                          _wait_faust_group),
+            ProcessSystem(FLOOR, *topics["floor"], [passthrough("floor", "batch")],
                           _wait_faust_group),
             ProcessSystem(CACHE, *topics["pipeline"], [bifrost("pipeline")], ready),
             ProcessSystem(FRESH, *topics["fresh"], [bifrost("fresh")], ready, fresh=True),
             ProcessSystem(TWO, *topics["two"], [bifrost("two", 0), bifrost("two", 1)], ready),
+            ProcessSystem(SOLO, *topics["solo"], [bifrost("solo", i, standby=0) for i in (0, 1)],
+                          ready),
         ]
         sizes = {"bare aiokafka loop": args.messages * 5, FRESH: args.messages // 4}
         figures = {}
         for system in systems:
             figures[system.name] = await measure(bootstrap, system,
                                                  sizes.get(system.name, args.messages),
-                                                 args.rate, args.seconds)
+                                                 args.rate, args.seconds, broker_pids)
             print(f"measured {system.name}: {figures[system.name]['throughput']:.0f} msg/s",
                   file=sys.stderr)
         report(figures, args)
@@ -342,16 +382,19 @@ async def run(args: argparse.Namespace) -> None:
         broker.stop()
 
 
+FAUST = "bare Faust agent"
+FLOOR = "Faust batched, no work"
 CACHE = "bifrost cache path"
 FRESH = "bifrost fresh path"
 TWO = "cache path, 2 workers"
+SOLO = "2 workers, no standby"
 TARGET_RATE = 10000  # requests/s, the seed's target
 TARGET_P95_MS = 500
 
 
 def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> None:
     loop = figures["bare aiokafka loop"]["throughput"]
-    bare = figures["bare Faust agent"]["throughput"]
+    bare = figures[FAUST]["throughput"]
     print(f"\nbifrost-streams benchmark — {args.broker_name} on 127.0.0.1, "
           f"{os.cpu_count()} cores; backlog {args.messages} (aiokafka {args.messages * 5}, "
           f"fresh path {args.messages // 4}); latency at {args.rate:g} msg/s for "
@@ -365,6 +408,7 @@ def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> No
     cache, fresh, two = (figures[name] for name in (CACHE, FRESH, TWO))
     in_flight = fresh["throughput"] * MODEL_LATENCY
     print("\nFAILED results must be 0 on every path (a failing path is not a fast one).")
+    _cpu(figures)
     print(f"fresh path: {fresh['throughput']:.0f} analyses/s with a {MODEL_LATENCY * 1000:g} ms "
           f"model = {in_flight:.0f} in flight on average (one at a time would be "
           f"{1 / MODEL_LATENCY:.0f}/s)")
@@ -374,32 +418,71 @@ def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> No
         ("issue 7: cache path >= 5 x bare Faust", cache["throughput"] / bare, 5.0),
         ("issue 7: cache path >= 0.1 x bare aiokafka", cache["throughput"] / loop, 0.1),
         ("issue 7: two workers >= 1.5 x one", two["throughput"] / cache["throughput"], 1.5),
+        ("  the same without standby copies", figures[SOLO]["throughput"] / cache["throughput"],
+         1.5),
     ]
     for label, value, target in checks:
         print(f"  {label:<44}{value:>7.2f}  {'met' if value >= target else 'NOT met'}")
     p95_ok = cache["p95"] < 50
     print(f"  {'issue 7: cache path P95 < 50 ms at the paced rate':<44}{cache['p95']:>7.1f}  "
           f"{'met' if p95_ok else 'NOT met'}{'' if args.rate >= 500 else ' (rate < 500/s)'}")
+    _ceilings(figures)
     _estimate(cache, two)
+
+
+def _cpu(figures: Dict[str, Dict[str, float]]) -> None:
+    print("\nCPU while draining the backlog: cores kept busy (µs of CPU per message)")
+    print(f"{'system':<24}{'system':>16}{'broker':>16}{'bench client':>16}{'all':>8}")
+    for name, f in figures.items():
+        per = {part: f[part] / f["throughput"] * 1e6 for part in ("system", "broker", "client")}
+        print(f"{name:<24}" + "".join(f"{f[part]:>7.2f} ({per[part]:>5.0f})"
+                                      for part in ("system", "broker", "client"))
+              + f"{f['system'] + f['broker'] + f['client']:>8.2f}")
+    print("(the aiokafka loop runs inside the bench client)")
+
+
+def _ceilings(figures: Dict[str, Dict[str, float]]) -> None:
+    """What this machine allows, from the same run: the targets above a ceiling cannot be
+    met here by any change to the cache path."""
+    cache, floor = figures[CACHE], figures[FLOOR]
+    bare = figures[FAUST]["throughput"]
+    busy = cache["system"] + cache["broker"] + cache["client"]
+    cores = os.cpu_count() or 1
+    print("\nceilings on this machine, from this run:")
+    print(f"  a Faust agent doing no work forwards {floor['throughput']:.0f}/s = "
+          f"{floor['throughput'] / bare:.2f} x bare Faust: the most the cache path could "
+          f"reach; it reaches {cache['throughput'] / floor['throughput']:.0%} of it")
+    print(f"  one cache-path worker kept {busy:.2f} of {cores} cores busy (worker "
+          f"{cache['system']:.2f}, broker {cache['broker']:.2f}, bench client "
+          f"{cache['client']:.2f}): at the same CPU per message, N workers on these cores "
+          f"reach at most {cores / busy:.2f} x one")
+    per_message = {name: figures[name]["system"] / figures[name]["throughput"] * 1e6
+                   for name in (CACHE, TWO, SOLO)}
+    print(f"  worker CPU per message: one worker {per_message[CACHE]:.0f} µs, two with standby "
+          f"copies {per_message[TWO]:.0f} µs, two without {per_message[SOLO]:.0f} µs: "
+          f"keeping the other's tables costs {per_message[TWO] - per_message[SOLO]:.0f} µs "
+          f"per message")
 
 
 def _estimate(cache: Dict[str, float], two: Dict[str, float]) -> None:
     """A paper estimate for the seed's 10,000 requests/s with P95 under 500 ms."""
-    per_worker = cache["throughput"]
-    scaling = two["throughput"] / (2 * per_worker)  # here both share 2 cores with the broker
-    # One core per worker on its own host: no sharing with the broker, so the single-worker
-    # figure holds per core; keep 30 % headroom for bursts and a lost worker.
-    workers = math.ceil(TARGET_RATE / (per_worker * 0.7))
+    # One core per worker, on hosts apart from the brokers: a worker core then serves what
+    # the workers' CPU per message allows, measured with two workers keeping standby copies
+    # of each other's tables (as deployed); 30 % headroom for bursts and a lost worker.
+    per_core = two["throughput"] / two["system"]
+    workers = math.ceil(TARGET_RATE / (per_core * 0.7))
     partitions = 1
     while partitions < 2 * workers:
         partitions *= 2
+    broker_cores = TARGET_RATE * cache["broker"] / cache["throughput"]
     print(f"\npaper estimate for {TARGET_RATE:,} requests/s, P95 < {TARGET_P95_MS} ms "
           f"(cache path):")
-    print(f"  one worker here: {per_worker:.0f}/s on a core shared with the broker; two "
-          f"workers scale by {scaling:.2f} per worker on these 2 cores")
-    print(f"  at 70 % load a worker serves {per_worker * 0.7:.0f}/s: {workers} workers "
-          f"(one core each), {partitions} partitions (at least 2 per worker, so a lost "
-          f"worker's share spreads and the group can grow without repartitioning)")
+    print(f"  a worker core serves {per_core:.0f}/s with standby copies (two workers' CPU per "
+          f"message here); at 70 % load {per_core * 0.7:.0f}/s: {workers} workers (one core "
+          f"each), {partitions} partitions (at least 2 per worker, so a lost worker's share "
+          f"spreads and the group can grow without repartitioning)")
+    print(f"  brokers: {broker_cores:.1f} cores at the broker CPU per message measured here "
+          f"(one broker, replication factor 1; replicas multiply it)")
     print(f"  latency: P95 {cache['p95']:.0f} ms at the paced rate here is far below "
           f"{TARGET_P95_MS} ms; below 70 % load queueing adds little, so the budget is "
           f"spent by fresh analyses, which need rate x model latency in flight (Little's "

@@ -80,6 +80,10 @@ app = BifrostApp(
     settings.app_id,
     broker=[f"kafka://{address}" for address in bootstrap.split(",")],
     store=settings.table_store,
+    # A standby copy of each table partition on another worker: a dead worker's partitions
+    # resume at once instead of after a replay of their changelogs. Each worker then also
+    # applies the others' table writes (benchmarks/pipeline.py measures the cost).
+    table_standby_replicas=settings.standby_replicas,
     datadir=settings.data_dir,
     topic_partitions=settings.partitions or DEFAULT_PARTITIONS,
     topic_replication_factor=settings.replication_factor,

@@ -287,6 +287,8 @@ OPTIONS: Mapping[str, Option] = {
     "web_port": Option("BIFROST_WEB_PORT", "web.port", _int_between(1, 65535), 6066),
     "data_dir": Option("BIFROST_DATA_DIR", "data_dir", _text, ".bifrost/data"),
     "table_store": Option("BIFROST_TABLE_STORE", "tables.store", _store, "rocksdb://"),
+    "standby_replicas": Option("BIFROST_STANDBY_REPLICAS", "tables.standby_replicas",
+                               _int_between(0, 8), 1),
     "max_request_bytes": Option("BIFROST_MAX_REQUEST_BYTES", "limits.max_request_bytes",
                                 _int_between(1024, 64 * 1024 * 1024), 1024 * 1024),
     "concurrency": Option("BIFROST_CONCURRENCY", "processing.concurrency",
@@ -375,6 +377,7 @@ class Settings:
     web_port: int
     data_dir: str
     table_store: str
+    standby_replicas: int
     max_request_bytes: int
     concurrency: int
     processing_guarantee: str

@@ -15,6 +15,13 @@ def test_defaults_without_environment_or_file(tmp_path, monkeypatch):
     assert settings.web_port == 6066
     assert settings.database_url is None and settings.log_database_url is None
     assert settings.jobs_topic == "bifrost-streams-analysis.request-by-key"
+    assert settings.standby_replicas == 1
+
+
+def test_the_app_keeps_the_configured_standby_replicas():
+    from bifrost_streams.app import app, settings
+    assert app.conf.table_standby_replicas == settings.standby_replicas == 1
+    assert load({"BIFROST_STANDBY_REPLICAS": "0"}).standby_replicas == 0
 
 
 def test_environment_wins_over_yaml(tmp_path):
@@ -57,6 +64,8 @@ def test_broker_list_accepts_kafka_scheme():
     ({"BIFROST_BEDROCK_ENDPOINT_URL": "bedrock.local"}, "BIFROST_BEDROCK_ENDPOINT_URL"),
     ({"BIFROST_SESSION_TIMEOUT_SECONDS": "2"}, "BIFROST_SESSION_TIMEOUT_SECONDS"),
     ({"BIFROST_TABLE_STORE": "redis://"}, "BIFROST_TABLE_STORE"),
+    ({"BIFROST_STANDBY_REPLICAS": "-1"}, "BIFROST_STANDBY_REPLICAS"),
+    ({"BIFROST_STANDBY_REPLICAS": "one"}, "BIFROST_STANDBY_REPLICAS"),
 ])
 def test_bad_value_names_the_key(env, key):
     with pytest.raises(ConfigError) as error:
