@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from benchmarks.cpu import processes_with
 from benchmarks.pipeline import (CACHE, FRESH, PARTITIONS, ProcessSystem, bifrost_worker,
-                                 create_topics, measure, processes_with, produce, ready,
-                                 request_bytes)
+                                 create_topics, measure, produce, ready, request_bytes)
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import KafkaBroker, free_port_pair
 
@@ -28,6 +28,7 @@ FIGURES = ("throughput", "p50", "p95", "p99")
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bifrost-compare-"))
     broker = KafkaBroker(work / "kafka", free_port_pair()).start()
+    broker_pids = processes_with(str(work / "kafka"))
     ollama = FakeOllama(latency=0.05).start()
     code = {"old": str(Path(args.old).resolve()), "new": str(Path(args.new).resolve())}
     runs: Dict[str, List[Dict[str, float]]] = {"old": [], "new": []}
@@ -46,7 +47,7 @@ async def run(args: argparse.Namespace) -> None:
                 system = ProcessSystem(FRESH if args.fresh else CACHE, *topics, [worker], ready,
                                        fresh=args.fresh)
                 figures = await measure(broker.bootstrap, system, args.messages, args.rate,
-                                        args.seconds, processes_with(str(work / "kafka")))
+                                        args.seconds, broker_pids)
                 runs[version].append(figures)
                 print(f"{version} round {round_ + 1}: "
                       + "  ".join(f"{k} {figures[k]:.1f}" for k in FIGURES), flush=True)

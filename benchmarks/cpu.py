@@ -26,6 +26,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def processes_with(text: str) -> List[int]:
+    """Processes whose command line mentions `text` (the broker's data directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 class CpuClock:
     """Samples named groups of processes every `interval` seconds until stopped."""
 

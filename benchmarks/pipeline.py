@@ -37,7 +37,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks.cpu import CpuClock
+from benchmarks.cpu import CpuClock, processes_with
 from bifrost_streams import embedded
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import REPO, KafkaBroker, Worker, free_port, free_port_pair
@@ -227,17 +227,7 @@ def _wait_shared(workers: List[Worker], topic: str) -> None:
         time.sleep(0.2)
 
 
-def processes_with(text: str) -> List[int]:
-    """Processes whose command line mentions `text` (the broker's data directory)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+CPU_PARTS = ("system", "broker", "client")  # the groups measure() samples
 
 
 async def measure(bootstrap: str, system: System, backlog: int, rate: float,
@@ -253,8 +243,7 @@ async def measure(bootstrap: str, system: System, backlog: int, rate: float,
     await produce(bootstrap, system.source, backlog_messages)
     if not shared:
         await system.start()
-    clock = CpuClock({"system": system.pids(), "broker": broker_pids,
-                      "client": [os.getpid()]}).start()
+    clock = CpuClock(dict(zip(CPU_PARTS, (system.pids(), broker_pids, [os.getpid()])))).start()
     try:
         statuses: Counter = Counter()
         try:
@@ -430,14 +419,20 @@ def report(figures: Dict[str, Dict[str, float]], args: argparse.Namespace) -> No
     _estimate(cache, two)
 
 
+def _us_per_message(figure: Dict[str, float], part: str) -> float:
+    return figure[part] / figure["throughput"] * 1e6
+
+
+def _busy(figure: Dict[str, float]) -> float:
+    return sum(figure[part] for part in CPU_PARTS)
+
+
 def _cpu(figures: Dict[str, Dict[str, float]]) -> None:
     print("\nCPU while draining the backlog: cores kept busy (µs of CPU per message)")
     print(f"{'system':<24}{'system':>16}{'broker':>16}{'bench client':>16}{'all':>8}")
     for name, f in figures.items():
-        per = {part: f[part] / f["throughput"] * 1e6 for part in ("system", "broker", "client")}
-        print(f"{name:<24}" + "".join(f"{f[part]:>7.2f} ({per[part]:>5.0f})"
-                                      for part in ("system", "broker", "client"))
-              + f"{f['system'] + f['broker'] + f['client']:>8.2f}")
+        print(f"{name:<24}" + "".join(f"{f[part]:>7.2f} ({_us_per_message(f, part):>5.0f})"
+                                      for part in CPU_PARTS) + f"{_busy(f):>8.2f}")
     print("(the aiokafka loop runs inside the bench client)")
 
 
@@ -446,7 +441,7 @@ def _ceilings(figures: Dict[str, Dict[str, float]]) -> None:
     met here by any change to the cache path."""
     cache, floor = figures[CACHE], figures[FLOOR]
     bare = figures[FAUST]["throughput"]
-    busy = cache["system"] + cache["broker"] + cache["client"]
+    busy = _busy(cache)
     cores = os.cpu_count() or 1
     print("\nceilings on this machine, from this run:")
     print(f"  a Faust agent doing no work forwards {floor['throughput']:.0f}/s = "
@@ -456,7 +451,7 @@ def _ceilings(figures: Dict[str, Dict[str, float]]) -> None:
           f"{cache['system']:.2f}, broker {cache['broker']:.2f}, bench client "
           f"{cache['client']:.2f}): at the same CPU per message, N workers on these cores "
           f"reach at most {cores / busy:.2f} x one")
-    per_message = {name: figures[name]["system"] / figures[name]["throughput"] * 1e6
+    per_message = {name: _us_per_message(figures[name], "system")
                    for name in (CACHE, TWO, SOLO)}
     print(f"  worker CPU per message: one worker {per_message[CACHE]:.0f} µs, two with standby "
           f"copies {per_message[TWO]:.0f} µs, two without {per_message[SOLO]:.0f} µs: "
@@ -469,12 +464,12 @@ def _estimate(cache: Dict[str, float], two: Dict[str, float]) -> None:
     # One core per worker, on hosts apart from the brokers: a worker core then serves what
     # the workers' CPU per message allows, measured with two workers keeping standby copies
     # of each other's tables (as deployed); 30 % headroom for bursts and a lost worker.
-    per_core = two["throughput"] / two["system"]
+    per_core = 1e6 / _us_per_message(two, "system")
     workers = math.ceil(TARGET_RATE / (per_core * 0.7))
     partitions = 1
     while partitions < 2 * workers:
         partitions *= 2
-    broker_cores = TARGET_RATE * cache["broker"] / cache["throughput"]
+    broker_cores = TARGET_RATE * _us_per_message(cache, "broker") / 1e6
     print(f"\npaper estimate for {TARGET_RATE:,} requests/s, P95 < {TARGET_P95_MS} ms "
           f"(cache path):")
     print(f"  a worker core serves {per_core:.0f}/s with standby copies (two workers' CPU per "

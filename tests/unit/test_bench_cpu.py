@@ -6,8 +6,7 @@ import sys
 import time
 import uuid
 
-from benchmarks.cpu import CpuClock, cpu_seconds
-from benchmarks.pipeline import processes_with
+from benchmarks.cpu import CpuClock, cpu_seconds, processes_with
 from tests.support.services import wait_for
 
 
