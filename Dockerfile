@@ -1,6 +1,8 @@
 # The bifrost-streams worker. Build: docker build -t bifrost-streams .
 FROM python:3.11-slim
 
+# The container's network is its own, so the views listen on all its addresses (outside a
+# container the default is 127.0.0.1); BIFROST_READ_TOKEN guards them (README: Security).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

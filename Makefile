@@ -21,6 +21,7 @@ integration:
 bench:                         ## throughput and latency ratios, one run, one broker
 	bash scripts/setup.sh all
 	$(PY) -m benchmarks.pipeline
+	$(PY) -m benchmarks.redaction
 
 bench-compare:                 ## the cache path of OLD=<another checkout> against this one, alternated
 	$(PY) -m benchmarks.compare $(OLD)

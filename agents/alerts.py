@@ -40,6 +40,9 @@ def _read(value: bytes) -> dict:
     alert = json.loads(value)
     if not isinstance(alert, dict) or not {"alert_id", "link"} <= alert.keys():
         raise ValueError("not an alert: no alert_id or link")
+    # The id keys the alerts table: a list or a megabyte there would fail later, and worse.
+    if not isinstance(alert["alert_id"], str) or not 0 < len(alert["alert_id"]) <= 100:
+        raise ValueError("not an alert: alert_id must be a string of 1 to 100 characters")
     return alert
 
 

@@ -16,15 +16,16 @@ from typing import Any, Awaitable, Dict, List, Optional, Tuple, Union
 
 import structlog
 
-from bifrost_streams import codes, metrics
+from bifrost_streams import bounds, codes, metrics
 from bifrost_streams.app import app, redaction_rules, settings
 from bifrost_streams.batching import (BATCH_MAX, BATCH_WITHIN, Later, hold, release,
                                       set_current_event)
 from bifrost_streams.codes import JobFailed
+from bifrost_streams.model_budget import ModelBudget
 from bifrost_streams.outcomes import (encode, failed, publish_job_dlq, publish_result,
                                       succeeded)
 from bifrost_streams.prompts import PROMPT_VERSION, build_prompt
-from bifrost_streams.providers.base import Answer
+from bifrost_streams.providers.base import Answer, Prompt
 from bifrost_streams.providers.bedrock import BedrockProvider
 from bifrost_streams.providers.ollama import OllamaProvider
 from bifrost_streams.providers.policy import Route
@@ -51,7 +52,11 @@ PROVIDERS = {
     "rules": RulesProvider,
 }
 router = ModelRouter([PROVIDERS[name]() for name in settings.provider_chain],
-                     breaker_open_seconds=settings.breaker_open_seconds)
+                     breaker_open_seconds=settings.breaker_open_seconds,
+                     allowed_models=settings.allowed_models)
+# Per service as the miner names it, so services beyond BIFROST_MAX_SERVICES share one budget.
+model_budget = ModelBudget(settings.model_budget_per_minute, settings.max_services + 1)
+budget_fallback = RulesProvider()
 running_analyses: SingleFlight[Answer] = SingleFlight()
 later = Later(settings.concurrency)
 # Jobs handed to a task and not finished: a copy of one in a later event joins it.
@@ -208,6 +213,12 @@ def _extra(request: AnalysisRequest) -> Dict[str, Any]:
 def _prepare(request: AnalysisRequest, text: str,
              extra: Dict[str, Any]) -> Union[AnalysisResult, Prepared]:
     """Redact, classify and count the log text, route it; the result if the cache has it."""
+    # Everything below costs time in proportion to the text, on the event loop.
+    bounded = bounds.cut(text, settings.max_analysed_chars)
+    if bounded.cut_chars:
+        text = bounded.text
+        extra["truncated"] = {"original_chars": bounded.original_chars,
+                              "kept_chars": bounded.kept_chars}
     if settings.redaction:
         text, extra["redactions"] = redact(text, redaction_rules)
     template = templates.classify(extra["service_name"] or "unknown", text)
@@ -287,12 +298,26 @@ async def _ask_model(key: str, chosen: Route, text: str, request: AnalysisReques
     prompt = build_prompt(text, service=extra["service_name"],
                           environment=extra["environment"], priority=request.priority,
                           language=settings.language)
+    if not model_budget.take(extra["template_id"].rsplit(":", 1)[0]):
+        return await _over_budget(prompt, request)
     answer = await router.analyze(prompt, _deadline(request), chosen)
     # A fallback answer is not the first choice's: caching it would keep serving the
     # fallback for a day after the model is back.
     if (answer.provider, answer.model) == (chosen.steps[0][0], router.first_model(chosen)):
         results.store(key, dataclasses.asdict(answer))
     return answer
+
+
+async def _over_budget(prompt: Prompt, request: AnalysisRequest) -> Answer:
+    """Past its service's model budget a job is answered by the rules provider. Not cached:
+    the template gets the model's answer once the budget allows."""
+    try:
+        answer = await budget_fallback.analyze(prompt, router.schema, _deadline(request))
+    except Exception:
+        metrics.MODEL_BUDGET_REFUSED.labels("failed").inc()
+        raise
+    metrics.MODEL_BUDGET_REFUSED.labels("rules").inc()
+    return dataclasses.replace(answer, extra={**answer.extra, "budget_exceeded": True})
 
 
 def _answer(cached: Dict[str, Any]) -> Answer:

@@ -9,11 +9,16 @@ re-read, a redelivery of this topic) is one job, answered once by the jobs table
 """
 from __future__ import annotations
 
+import asyncio
+
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
 from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
-from bifrost_streams.ingest_requests import encode, from_message
+from bifrost_streams.ingest_requests import encode, iter_requests
 from bifrost_streams.outcomes import send_bytes
+
+# Entries parsed between two turns of the event loop: a few milliseconds of work.
+ENTRIES_PER_TURN = 500
 
 ingestion_topic = app.topic(settings.ingestion_topic, key_type=bytes, value_type=bytes,
                             key_serializer="raw", value_serializer="raw")
@@ -37,12 +42,21 @@ async def ingest(stream):
 
 async def _ingest(event) -> None:
     message = event.message
-    pairs, dropped = from_message(
+    kept = dropped = 0
+    entries = iter_requests(
         event.value, f"kafka:{message.topic}/{message.partition}/{message.offset}",
         settings.ingest_levels, settings.result_topic, settings.max_request_bytes)
-    # Not awaited one by one: the worker flushes the producer before it commits this
-    # message's offset, so a crash before delivery redelivers the message.
-    for job_id, request in pairs:
-        await send_bytes(settings.request_topic, job_id, encode(request))
-    metrics.INGESTED.labels("kept").inc(len(pairs))
+    for index, pair in enumerate(entries, 1):
+        if index % ENTRIES_PER_TURN == 0:
+            # A message of a hundred thousand short lines is seconds of parsing: in turns,
+            # the worker goes on heart-beating and serving the other events meanwhile.
+            await asyncio.sleep(0)
+        if pair is None:
+            dropped += 1
+            continue
+        # Not awaited one by one: the worker flushes the producer before it commits this
+        # message's offset, so a crash before delivery redelivers the message.
+        await send_bytes(settings.request_topic, pair[0], encode(pair[1]))
+        kept += 1
+    metrics.INGESTED.labels("kept").inc(kept)
     metrics.INGESTED.labels("filtered").inc(dropped)

@@ -12,6 +12,8 @@
    broker), each also keeping a standby copy of the other's tables (the default),
 7. the same two workers without standby copies (BIFROST_STANDBY_REPLICAS=0).
 
+Then benchmarks/memory.py: a worker's memory after 100,000 unique random lines.
+
 Each system drains a backlog (throughput: messages/s between the first and the last output;
 CPU: cores the system, the broker and this benchmark's client kept busy meanwhile), then
 serves a paced stream (latency: request produced -> result read, P50/P95/P99).
@@ -37,6 +39,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks import memory
 from benchmarks.cpu import CpuClock, processes_with
 from bifrost_streams import embedded
 from tests.support.fake_ollama import FakeOllama
@@ -493,6 +496,8 @@ def main() -> None:
     parser.add_argument("--broker", choices=("kafka", "embedded"), default="kafka",
                         help="Apache Kafka from scripts/kafka.sh, or noida-db")
     asyncio.run(run(parser.parse_args()))
+    # A worker's state after unique lines: no broker needed (benchmarks/memory.py).
+    memory.main([])
 
 
 if __name__ == "__main__":

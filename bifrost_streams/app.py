@@ -9,14 +9,17 @@ through bifrost_streams/outcomes.py; agents/persist.py stores it in PostgreSQL.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import faust
 import structlog
 from mode.utils.objects import cached_property
 
-from . import config, embedded, kafka_transport, structured_logging
+from . import config, embedded, kafka_transport, structured_logging, web_address
 from .redaction import compile_rules
+from .safe_messages import shown_url
 from .topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
+from .web import access
 
 
 def _load_settings() -> config.Settings:
@@ -48,8 +51,36 @@ class BifrostApp(faust.App):
         return kafka_transport.FlowControl(loop=self.loop)
 
     async def on_first_start(self) -> None:
+        # Faust creates only the last level of its data directory; a worker started in an
+        # empty directory has none of the levels of .bifrost/data.
+        Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)
         await super().on_first_start()
+        self._settle_web_address()
         await self._match_topic_partitions()
+
+    def _settle_web_address(self) -> None:
+        """After Faust's worker flags are applied, before the group hears this URL."""
+        advertised = web_address.advertised_url(str(self.conf.canonical_url),
+                                                settings.advertised_url)
+        if advertised != str(self.conf.canonical_url).rstrip("/"):
+            self.conf.canonical_url = advertised
+        if not self.conf.web_enabled:
+            return
+        log.info("web_address", bind=self.conf.web_bind, port=self.conf.web_port,
+                 advertised=shown_url(str(self.conf.canonical_url)),
+                 read_token=settings.read_token is not None)
+        if settings.read_token is None and not web_address.is_loopback(self.conf.web_bind):
+            log.warning("web_views_open", bind=self.conf.web_bind,
+                        note="the web views answer anyone who reaches this address: set "
+                             "BIFROST_READ_TOKEN, or bind 127.0.0.1 behind a proxy")
+
+    def on_webserver_init(self, web) -> None:
+        super().on_webserver_init(web)
+        # Every route, Faust's included, passes the read-token check (web/access.py).
+        web.web_app.middlewares.append(access.middleware(settings.read_token,
+                                                         settings.admin_token))
+        log.info("web_routes", paths=sorted({route.resource.canonical
+                                             for route in web.web_app.router.routes()}))
 
     async def _match_topic_partitions(self) -> None:
         """Runs before Faust declares its topics, so they are created with the right count."""
@@ -103,6 +134,14 @@ app = BifrostApp(
     producer_linger=0.002,
     producer_max_request_size=max(1024 * 1024, 2 * settings.max_request_bytes),
     web_enabled=True,
+    # Faust's own views are off: /table serves any table's values (jobs and their results,
+    # dead letters), /router and the statistics pages the group's layout; none asks for a
+    # token.
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    web_metrics_enabled=False,
     web_bind=settings.web_host,
     web_port=settings.web_port,
     web_host=settings.web_host,
@@ -110,7 +149,7 @@ app = BifrostApp(
     # The worker imports these packages at start-up; their modules declare tables, agents
     # and pages on `app`.
     autodiscover=["tables", "agents", "bifrost_streams.web",
-                  "bifrost_streams.diagnostics"],
+                  "bifrost_streams.diagnostics", "bifrost_streams.loop_watch"],
     origin="bifrost_streams.app",
 )
 

@@ -114,6 +114,7 @@ def _http_url(value: Any) -> str:
 
 def _patterns(value: Any) -> Dict[str, str]:
     """kind -> regex, from a YAML mapping or a JSON object in the environment."""
+    from .redaction import compile_user_pattern  # the engine the rules will run on
     if isinstance(value, str):
         try:
             value = json.loads(value) if value.strip() else {}
@@ -125,8 +126,8 @@ def _patterns(value: Any) -> Dict[str, str]:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", str(kind)):
             raise ValueError(f"kind {kind!r} must be lower_snake_case")
         try:
-            re.compile(str(pattern))
-        except re.error as exc:
+            compile_user_pattern(str(pattern))
+        except (re.error, ValueError) as exc:
             raise ValueError(f"pattern for {kind!r} is not a valid regex: {exc}") from None
     return {str(k): str(v) for k, v in value.items()}
 
@@ -166,6 +167,14 @@ def _admin_token(value: Any) -> Optional[str]:
     if len(token) < 16:
         raise ValueError(f"must be at least 16 characters, got {len(token)}")
     return token
+
+
+def _names(value: Any) -> FrozenSet[str]:
+    """'a,b' (or a YAML list) -> a set of names; empty for none."""
+    if value in (None, ""):
+        return frozenset()
+    parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return frozenset(_text(part) for part in parts if str(part).strip())
 
 
 def _store(value: Any) -> str:
@@ -283,7 +292,9 @@ OPTIONS: Mapping[str, Option] = {
     "language": Option("BIFROST_LANGUAGE", "model.language", _one_of("en", "ko"), "en"),
     "ollama_model": Option("BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral"),
     "ollama_timeout": Option("BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120),
-    "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "0.0.0.0"),
+    # Only this machine reaches the views unless told otherwise (the container image sets
+    # 0.0.0.0, where the network is the container's own).
+    "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "127.0.0.1"),
     "web_port": Option("BIFROST_WEB_PORT", "web.port", _int_between(1, 65535), 6066),
     "data_dir": Option("BIFROST_DATA_DIR", "data_dir", _text, ".bifrost/data"),
     "table_store": Option("BIFROST_TABLE_STORE", "tables.store", _store, "rocksdb://"),
@@ -347,6 +358,24 @@ OPTIONS: Mapping[str, Option] = {
                                        "alerts.template_threshold", _int_between(0, 10**9), 50),
     "public_url": Option("BIFROST_PUBLIC_URL", "web.public_url",
                          lambda v: None if v in (None, "") else _http_url(v), None),
+    # Untrusted input: bounds on work, state and cost per event
+    "max_analysed_chars": Option("BIFROST_MAX_ANALYSED_CHARS", "limits.max_analysed_chars",
+                                 _int_between(1024, 1024 * 1024), 32 * 1024),
+    "read_token": Option("BIFROST_READ_TOKEN", "web.read_token", _admin_token, None),
+    "dlq_retention_seconds": Option("BIFROST_DLQ_RETENTION_SECONDS", "dlq.retention_seconds",
+                                    _seconds, 7 * 86400),
+    "dlq_max_entries": Option("BIFROST_DLQ_MAX_ENTRIES", "dlq.max_entries",
+                              _int_between(10, 10**7), 10000),
+    "max_templates_per_service": Option("BIFROST_MAX_TEMPLATES_PER_SERVICE",
+                                        "mining.max_templates_per_service",
+                                        _int_between(10, 10**6), 5000),
+    "max_templates": Option("BIFROST_MAX_TEMPLATES", "mining.max_templates",
+                            _int_between(100, 10**7), 100_000),
+    "max_services": Option("BIFROST_MAX_SERVICES", "mining.max_services",
+                           _int_between(1, 10**5), 500),
+    "model_budget_per_minute": Option("BIFROST_MODEL_BUDGET_PER_MINUTE",
+                                      "model.budget_per_minute", _int_between(0, 10**6), 120),
+    "allowed_models": Option("BIFROST_ALLOWED_MODELS", "model.allowed_models", _names, ""),
 }
 
 
@@ -409,6 +438,15 @@ class Settings:
     alert_severities: frozenset
     alert_template_threshold: int  # 0: no template alerts
     public_url: Optional[str]
+    max_analysed_chars: int
+    read_token: Optional[str] = field(repr=False)
+    dlq_retention_seconds: float
+    dlq_max_entries: int  # per worker
+    max_templates_per_service: int
+    max_templates: int  # per worker, all services together
+    max_services: int
+    model_budget_per_minute: int  # per service; 0: no limit
+    allowed_models: FrozenSet[str]  # beyond the configured ones
 
     @property
     def public_base_url(self) -> str:

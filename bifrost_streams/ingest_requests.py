@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
-from .logparse import LogEntry, keep, parse_payload
+from .logparse import LogEntry, iter_payload, keep
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/bifrost-streams/ingestion")
 ENVELOPE = "bifrost.ingestion.v1"
@@ -87,19 +87,30 @@ def from_message(raw: Optional[bytes], fallback_origin: str, levels, result_topi
     """The (job id, request) pairs one logs.ingestion message yields, and how many of its
     entries the level filter dropped. `fallback_origin` names a message that is not our
     envelope (its Kafka topic/partition/offset: stable across redeliveries)."""
+    pairs, dropped = [], 0
+    for pair in iter_requests(raw, fallback_origin, levels, result_topic, max_bytes):
+        if pair is None:
+            dropped += 1
+        else:
+            pairs.append(pair)
+    return pairs, dropped
+
+
+def iter_requests(raw: Optional[bytes], fallback_origin: str, levels, result_topic: str,
+                  max_bytes: int) -> Iterator[Optional[Tuple[str, Dict[str, Any]]]]:
+    """from_message, one entry at a time: its (job id, request), or None when the level
+    filter drops it. One message can hold many thousands of entries; the agent gives the
+    event loop a turn between them."""
     if raw is None:
-        return [], 0
+        return
     opened = open_envelope(raw)
     if opened is not None:
         origin, text, received = opened["origin"], opened["data"], opened.get("arrived_at")
     else:
         origin, text, received = fallback_origin, raw.decode("utf-8", errors="replace"), None
-    pairs, dropped = [], 0
-    for index, entry in enumerate(parse_payload(text)):
+    for index, entry in enumerate(iter_payload(text)):
         if not keep(entry, levels):
-            dropped += 1
+            yield None
             continue
         job_id = request_id(origin, index)
-        pairs.append((job_id, inline_request(entry, job_id, result_topic, max_bytes, origin,
-                                             received)))
-    return pairs, dropped
+        yield job_id, inline_request(entry, job_id, result_topic, max_bytes, origin, received)

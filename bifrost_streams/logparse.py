@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Collection, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Collection, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from .config import LEVEL_SYNONYMS, LEVELS
 
@@ -113,8 +113,13 @@ _LEVEL_PATTERNS = (
 # The service right after the level: "ERROR [user-service] ..." or "ERROR user-service: ..."
 _SERVICE_AFTER_LEVEL = re.compile(r"^\]?\s*[:\-]?\s*\[(?P<svc>[A-Za-z0-9][\w.\-/]{0,99})\]")
 _SERVICE_FIELD = re.compile(r"\b(?:service|service_name|app)\s*[=:]\s*\"?(?P<svc>[\w.\-/]{1,100})")
+# A frame line ("\tat pkg.Class.method(") is indented, and blank lines may come before it. It
+# is searched over the whole entry, which is untrusted: tried from every line start, the
+# indent ran through all the blank lines after it again (seconds for 100 KB of "\n"). So it is
+# tried only where a run of white space starts, one that holds a line start.
 _STACK_TRACE = re.compile(
-    r"^\s+at [\w$.<>/]+\(|^Traceback \(most recent call last\):|^Caused by: |"
+    r"(?:\A|(?<!\s)(?=[^\S\n]*+\n\s))\s++at [\w$.<>/]++\(|"
+    r"^Traceback \(most recent call last\):|^Caused by: |"
     r"^Exception in thread |^panic: |^goroutine \d+ \[", re.MULTILINE)
 
 
@@ -224,28 +229,39 @@ def split_entries(lines: Iterable[str]) -> List[Tuple[int, str]]:
     """Group lines into entries: (first line number, text). A line continues the entry
     before it when it is blank, starts with whitespace, belongs to a stack trace, or is the
     exception line that closes a Python traceback; any other line starts a new entry."""
-    entries: List[Tuple[int, List[str]]] = []
+    return list(iter_entries(lines))
+
+
+def iter_entries(lines: Iterable[str]) -> Iterator[Tuple[int, str]]:
+    """split_entries, one entry at a time: an entry is yielded once the line after it is read,
+    so a caller can give the event loop a turn between the entries of a long message."""
+    # Only the open entry is a list; the others are strings already. A list per entry made
+    # the garbage collector's full passes grow with the number of entries (a message of many
+    # one-character lines took quadratic time).
+    start, body = 0, []
     in_traceback = False
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
-        if not entries:
+        if not body:
             if line.strip():
-                entries.append((number, [line]))
+                start, body = number, [line]
                 in_traceback = bool(_PY_TRACEBACK.match(line))
             continue
         if _PY_TRACEBACK.match(line):
             in_traceback = True
-            entries[-1][1].append(line)
+            body.append(line)
         elif not line.strip() or line[0].isspace() or _CONTINUES.match(line) \
                 or _JAVA_EXCEPTION.match(line):
-            entries[-1][1].append(line)
+            body.append(line)
         elif in_traceback and not _STARTS_WITH_TIME.match(line):
-            entries[-1][1].append(line)  # "ValueError: ..." ends the traceback
+            body.append(line)  # "ValueError: ..." ends the traceback
             in_traceback = False
         else:
-            entries.append((number, [line]))
+            yield start, "\n".join(body).rstrip()
+            start, body = number, [line]
             in_traceback = False
-    return [(start, "\n".join(body).rstrip()) for start, body in entries]
+    if body:
+        yield start, "\n".join(body).rstrip()
 
 
 def parse_entry(text: str, line: int = 1) -> LogEntry:
@@ -256,10 +272,17 @@ def parse_entry(text: str, line: int = 1) -> LogEntry:
 def parse_payload(text: str) -> List[LogEntry]:
     """One forwarded record (a Kinesis record, a logs.ingestion message): a JSON object is
     one entry; anything else is split into entries (JSON lines among them are one each)."""
+    return list(iter_payload(text))
+
+
+def iter_payload(text: str) -> Iterator[LogEntry]:
+    """parse_payload, one entry at a time."""
     text = text.strip()
     if not text:
-        return []
+        return
     record = _as_record(text)
     if record is not None:
-        return [parse_record(record)]
-    return [parse_entry(body, start) for start, body in split_entries(text.split("\n"))]
+        yield parse_record(record)
+        return
+    for start, body in iter_entries(text.split("\n")):
+        yield parse_entry(body, start)

@@ -25,6 +25,10 @@ PERSISTED = Counter("bifrost_persisted_results_total", "results written to Postg
                     ["outcome"])
 REDRIVES = Counter("bifrost_redrives_total", "dead letters redriven or refused, by outcome",
                    ["outcome"])
+MODEL_BUDGET_REFUSED = Counter(
+    "bifrost_model_budget_refused_total",
+    "model calls refused by the service's BIFROST_MODEL_BUDGET_PER_MINUTE, by what answered "
+    "instead: rules (the rules provider) or failed", ["outcome"])
 # Ingestion (issue 6)
 INGESTED = Counter("bifrost_ingested_entries_total",
                    "log entries read from logs.ingestion: kept (a request) or filtered by level",
@@ -41,3 +45,10 @@ ALERTS = Counter("bifrost_alerts_total",
 ALERTS_HELD = Gauge("bifrost_alerts_held", "alerts waiting for the throttle's window to open")
 SLACK_REQUESTS = Counter("bifrost_slack_requests_total", "POSTs to the Slack webhook by answer",
                          ["status"])
+# The event loop (bifrost_streams/loop_lag.py)
+EVENT_LOOP_LAG = Gauge("bifrost_event_loop_lag_seconds",
+                       "how late the event loop's last 100 ms wake-up came")
+EVENT_LOOP_LAGS = Histogram("bifrost_event_loop_lag_distribution_seconds",
+                            "how late the event loop's wake-ups came",
+                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                     10, 30))

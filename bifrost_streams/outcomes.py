@@ -17,7 +17,7 @@ from .app import app, settings
 from .providers.base import Answer
 from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
                       AnalysisResult, DlqEvent, dlq_timestamp, result_timestamp, zero_usage)
-from .validation import InvalidRequest, dlq_payload
+from .validation import InvalidRequest, dlq_ids, dlq_payload
 from tables import dead_letters
 
 log = structlog.get_logger("bifrost.outcomes")
@@ -105,29 +105,45 @@ async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None
     recent.remember(result)
 
 
-async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> None:
-    await _publish_dlq(request.redrive, DlqEvent(
-        schema_version=SCHEMA_VERSION, job_id=request.job_id,
-        idempotency_key=request.idempotency_key, error_code=code, error_message=message,
-        trace_id=request.trace_id, original_topic=request.original_topic,
+def job_dlq_event(request: AnalysisRequest, code: str, message: str) -> DlqEvent:
+    # A valid request may carry a job id that is no UUID: the event's job_id must be one or
+    # null (Heimdall's Jackson refuses anything else); the payload keeps the raw value.
+    job_id, key, trace_id = dlq_ids(request.job_id, request.idempotency_key, request.trace_id)
+    return DlqEvent(
+        schema_version=SCHEMA_VERSION, job_id=job_id, idempotency_key=key, error_code=code,
+        error_message=message, trace_id=trace_id, original_topic=request.original_topic,
         original_partition=request.original_partition,
         original_offset=request.original_offset, failed_at=dlq_timestamp(),
-        payload=dlq_payload(request)))
+        payload=dlq_payload(request))
 
 
-async def publish_invalid_dlq(error: InvalidRequest, topic: str, partition: int,
-                              offset: int, redrive: int = 0) -> None:
-    await _publish_dlq(redrive, DlqEvent(
+def invalid_dlq_event(error: InvalidRequest, topic: str, partition: int,
+                      offset: int) -> DlqEvent:
+    return DlqEvent(
         schema_version=SCHEMA_VERSION, job_id=error.job_id,
         idempotency_key=error.idempotency_key, error_code=error.code,
         error_message=error.message, trace_id=error.trace_id, original_topic=topic,
         original_partition=partition, original_offset=offset, failed_at=dlq_timestamp(),
-        payload=error.payload))
+        payload=error.payload)
+
+
+async def publish_job_dlq(request: AnalysisRequest, code: str, message: str) -> None:
+    await _publish_dlq(request.redrive, job_dlq_event(request, code, message))
+
+
+async def publish_invalid_dlq(error: InvalidRequest, topic: str, partition: int,
+                              offset: int, redrive: int = 0) -> None:
+    await _publish_dlq(redrive, invalid_dlq_event(error, topic, partition, offset))
+
+
+def dlq_key(event: DlqEvent) -> Optional[str]:
+    """The contract's message key: job_id, else idempotency_key, else none."""
+    return event.job_id or event.idempotency_key
 
 
 async def _publish_dlq(redrive: int, event: DlqEvent) -> None:
     """Called while the failing event is processed: the dead-letters table keeps it."""
-    await send_json(settings.dlq_topic, event.job_id or event.idempotency_key, event.asdict())
+    await send_json(settings.dlq_topic, dlq_key(event), event.asdict())
     dead_letters.record(event, redrive)
     metrics.DLQ_EVENTS.labels(event.error_code or "UNKNOWN").inc()
     log.warning("dlq_event", error_code=event.error_code, error_message=event.error_message,

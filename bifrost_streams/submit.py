@@ -69,13 +69,14 @@ def requests_for(path: Path, lines: Sequence[str], levels: Optional[Iterable[str
     kept: List[Request] = []
     skipped = 0
     wanted = None if levels is None else set(levels)
+    resolved = path.resolve()  # once: a file can hold a million entries
     for start, text in split_entries(lines):
         entry = parse_entry(text, start)
         if wanted is not None and entry.level not in wanted:
             skipped += 1
             continue
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-        origin = f"file:{path.resolve()}:{start}:{digest}"
+        origin = f"file:{resolved}:{start}:{digest}"
         job_id = request_id(origin)
         request = inline_request(entry, job_id, result_topic, max_bytes, origin)
         request["service_name"] = request["service_name"] or path.name.split(".")[0]

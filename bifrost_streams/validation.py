@@ -16,9 +16,37 @@ from .records import SCHEMA_VERSION, AnalysisRequest
 
 INT64 = (-(2**63), 2**63 - 1)
 MAX_ID_CHARS = 200
+# A request goes back out nested one or two levels deeper (a DLQ event's payload), and
+# Jackson refuses documents nested deeper than 1000 levels; no real request comes near this.
+MAX_DEPTH = 64
 # What an oversized request keeps in its DLQ event; the whole message stays in the request
 # topic at original_partition/original_offset.
 OVERSIZE_EXCERPT_BYTES = 64 * 1024
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_DASHES = (8, 13, 18, 23)
+
+
+def is_uuid(value: Any) -> bool:
+    """What Heimdall's Jackson reads as a java.util.UUID: 36 characters, hex digits in five
+    groups of 8-4-4-4-12 (either case). Python's uuid.UUID also takes braces, a urn: prefix
+    or no dashes, which Jackson refuses."""
+    return (isinstance(value, str) and len(value) == 36
+            and all(value[i] == "-" for i in _DASHES)
+            and all(c in _HEX for i, c in enumerate(value) if i not in _DASHES))
+
+
+def dlq_ids(job_id: Any, idempotency_key: Any,
+            trace_id: Any) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """The ids a dlq.failed event may carry, as its contract types them: job_id a UUID,
+    the others strings (of at most MAX_ID_CHARS, as a request's are); anything else is null,
+    and the raw value stays in the event's payload."""
+    def text(value: Any) -> Optional[str]:
+        # Also the message key: it must encode.
+        return (value if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS
+                and _encodable(value) else None)
+    return (job_id if is_uuid(job_id) else None), text(idempotency_key), text(trace_id)
 
 
 class InvalidRequest(Exception):
@@ -43,14 +71,35 @@ def _first(document: Mapping[str, Any], *names: str) -> Tuple[Optional[str], Any
     return None, None
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _string(name: str, value: Any, max_chars: int) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    # JSON's "\ud800" decodes to half a character, which has no UTF-8: an id or a name
+    # with one could be neither a Kafka key nor a table key nor a stored value.
+    if not _encodable(value):
+        raise ValueError(f"{name} holds an unpaired surrogate (U+D800 to U+DFFF), which is "
+                         f"not text")
     if not value.strip():
         raise ValueError(f"{name} must not be empty")
     if len(value) > max_chars:
         raise ValueError(f"{name} must be at most {max_chars} characters, got {len(value)}")
     return value
+
+
+def _log_text(value: Any) -> str:
+    """The log text, with an unpaired surrogate (a log line cut inside a character, say) made
+    U+FFFD rather than the request refused: the rest of the text is worth its analysis."""
+    if isinstance(value, str) and not _encodable(value):
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _string("log_content", value, 10 * 1024 * 1024)
 
 
 def _optional_string(name: str, value: Any, max_chars: int = MAX_ID_CHARS) -> Optional[str]:
@@ -67,6 +116,12 @@ def _optional_int(name: str, value: Any, low: int = INT64[0]) -> Optional[int]:
     return value
 
 
+def _no_constant(name: str) -> Any:
+    # Python reads NaN and Infinity; JSON has no such numbers, and Heimdall's Jackson would
+    # refuse the DLQ event or the result that repeated one.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _decode(raw: bytes) -> Dict[str, Any]:
     """Parse JSON into an object, or raise InvalidRequest carrying the text as payload."""
     try:
@@ -75,7 +130,7 @@ def _decode(raw: bytes) -> Dict[str, Any]:
         raise InvalidRequest(codes.INVALID_JSON, f"payload is not UTF-8: {exc}",
                              {"raw": raw.decode("utf-8", errors="backslashreplace")}) from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(codes.INVALID_JSON, f"payload is not JSON: {exc}",
                              {"raw": text}) from None
@@ -83,7 +138,23 @@ def _decode(raw: bytes) -> Dict[str, Any]:
         raise InvalidRequest(codes.INVALID_REQUEST,
                              f"payload must be a JSON object, got {type(document).__name__}",
                              {"raw": text})
+    if _deeper_than(document, MAX_DEPTH):
+        raise InvalidRequest(codes.INVALID_REQUEST,
+                             f"payload is nested deeper than {MAX_DEPTH} levels", {"raw": text})
     return document
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Without recursion: the document may be as deep as the parser allowed."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return False
 
 
 def _excerpt(raw: bytes) -> str:
@@ -111,9 +182,8 @@ def parse_request(raw: Optional[bytes], *, max_bytes: int, topic: str = "", part
     _, job_id = _first(document, "job_id", "request_id", "requestId")
     _, trace_id = _first(document, "trace_id", "correlation_id", "correlationId")
     idempotency_key = document.get("idempotency_key")
-    ids = {"job_id": job_id if isinstance(job_id, str) else None,
-           "idempotency_key": idempotency_key if isinstance(idempotency_key, str) else None,
-           "trace_id": trace_id if isinstance(trace_id, str) else None}
+    ids = dict(zip(("job_id", "idempotency_key", "trace_id"),
+                   dlq_ids(job_id, idempotency_key, trace_id)))
     try:
         return _build(document, job_id, trace_id, idempotency_key, topic, partition,
                       offset, time.time() if received_at is None else received_at)
@@ -140,7 +210,7 @@ def _build(document: Dict[str, Any], job_id: Any, trace_id: Any,
     log_content = document.get("log_content")
     if log_content is not None:
         form = "inline"
-        log_content = _string("log_content", log_content, 10 * 1024 * 1024)
+        log_content = _log_text(log_content)
         # Legacy producers send no key: the job id is what stays stable across redeliveries,
         # and it is the message key, so such a request needs no re-keying (agents/intake.py).
         key = (_string("idempotency_key", idempotency_key, MAX_ID_CHARS)

@@ -9,10 +9,15 @@ second. A crash loses at most the last second's counts, which are statistics, no
 Keys start with the partition of the event that counted them, so each key has one writer
 (the worker owning that partition) and goes to that changelog partition: a restored count is
 exact. Windows follow the requests' Kafka timestamps, so a replayed backlog is counted in the
-minutes it happened.
+minutes it happened. A timestamp is set by whoever produced the request, so it is bounded: a
+time after now counts as now (a request dated 2099 would otherwise hold the newest window,
+which /templates and the dashboard show, for ever), and so does a time whose window has
+already expired (older than 11 minutes for the minute, 4 hours for the hour): such a window
+would be dropped at the next flush, and a stream of old dates would make one key each.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Dict, List, Optional, Set, Tuple
@@ -45,13 +50,26 @@ def _split(key: str) -> Tuple[int, str, int, str, str]:
     return int(partition), window, int(start), severity, template_id
 
 
+def window_start(event_time: Optional[float], window: str, now: float) -> int:
+    """The start of the window an event counts in: its own, unless that lies after now or
+    has expired already, then the current one."""
+    size = WINDOWS[window]
+    current = int(now // size * size)
+    if not isinstance(event_time, (int, float)) or not math.isfinite(event_time) \
+            or event_time > now:
+        return current
+    start = int(event_time // size * size)
+    return current if start + size + KEEP_SECONDS[window] <= now else start
+
+
 def count(template_id: str, severity: str) -> Dict[str, int]:
     """Count one occurrence; return the running counts in this event's windows."""
     message = current_event().message
+    now = time.time()
     running = {}
-    for window, size in WINDOWS.items():
-        key = _key(message.partition, window, int(message.timestamp // size * size), severity,
-                   template_id)
+    for window in WINDOWS:
+        key = _key(message.partition, window, window_start(message.timestamp, window, now),
+                   severity, template_id)
         total = _totals.get(key)
         if total is None:
             total = counts.get(key) or 0  # counted before a restart
@@ -75,8 +93,10 @@ async def flush_counts() -> None:
 
 
 def _finished(key: str, now: float) -> bool:
+    """Expired, or dated after now: such a key was counted before times were bounded, and
+    came back from the changelog."""
     _, window, start, _, _ = _split(key)
-    return start + WINDOWS[window] + KEEP_SECONDS[window] <= now
+    return start + WINDOWS[window] + KEEP_SECONDS[window] <= now or start > now
 
 
 @app.timer(interval=60.0, on_leader=False)
@@ -99,7 +119,9 @@ def top(window: str, limit: int) -> Tuple[Optional[int], List[Tuple[Tuple[str, s
     counted."""
     # Stored counts, overlaid with the newer in-memory totals of the same keys.
     current = {**counts.data, **_totals}
-    starts = [start for _, key_window, start, _, _ in map(_split, current) if key_window == window]
+    now = time.time()
+    starts = [start for _, key_window, start, _, _ in map(_split, current)
+              if key_window == window and start <= now]
     if not starts:
         return None, []
     newest = max(starts)

@@ -38,7 +38,8 @@ async def test_model_policy_picks_the_provider_and_the_cloud_gets_no_secret(
         pipeline_env, worker_factory, fake_ollama, bedrock):
     env = pipeline_env
     worker_factory(BIFROST_FALLBACK="bedrock,rules", BIFROST_BEDROCK_ENDPOINT_URL=bedrock.url,
-                   BIFROST_REDACTION="off", **AWS_ENV).start().wait_ready()
+                   BIFROST_REDACTION="off", BIFROST_ALLOWED_MODELS=HAIKU,
+                   **AWS_ENV).start().wait_ready()
     corpus = secrets()
     local = [with_policy(f"ERROR cache node {c * 3} evicted the session", None) for c in "ABC"]
     cloud = [with_policy(line, {"source": "cloud"}) for _, _, line in corpus]

@@ -1,7 +1,8 @@
 """Fuzzing a running worker: a few hundred malformed analysis.request messages (random bytes,
 invalid UTF-8, JSON that is not an object, wrong types, deep nesting, over-long strings, two
 10 MB payloads, a null value) on the real broker. Every one lands in the DLQ exactly once with
-a reason, none gets a result, and the worker keeps serving."""
+a reason, none gets a result, and the worker keeps serving. Every DLQ event and result is
+checked as Heimdall's Jackson reads it (tests/contract.py), message key included."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import random
 from collections import Counter
 
 from bifrost_streams.validation import InvalidRequest, parse_request
+from tests.contract import check_dlq_message, check_result_message
 from tests.requests_corpus import inline_request
 from tests.support.kafka_io import as_messages, produce, read_topic
 
@@ -37,6 +39,13 @@ def _payloads(seed: int = 7):
             + b'"}' for _ in range(20)]
     out += [json.dumps(v).encode() for v in ([1, 2], 3, "text", None, True, [], 2.5)] * 3
     out += [_wrong_types(rng) for _ in range(80)]
+    # Job ids Jackson cannot read as a UUID, in requests bad for another reason.
+    out += [json.dumps({"job_id": job_id, "idempotency_key": "k", "log_id": "five",
+                        "trace_id": "t"}).encode()
+            for job_id in ("x|<!here>", "{3f0c6a52-5d1e-4a57-9a0e-6f2f6f1d2b11}")]
+    # Half a character (an unpaired surrogate) in an id: no Kafka key, no table key.
+    out += [b'{"request_id": "3f0c6a52-5d1e-4a57-9a0e-6f2f6f1d2b11", "log_content": "x", '
+            b'"idempotency_key": "k\\ud800"}']
     out += [("[" * d + "]" * d).encode() for d in (500, 999, 1000, 1001, 3000)]
     out += [('{"request_id": "r", "x": ' + "[" * d + "]" * d + "}").encode()
             for d in (100, 990, 5000)]
@@ -70,8 +79,12 @@ async def test_malformed_requests_all_reach_the_dlq_and_the_worker_keeps_serving
                            lambda records: len(records) >= len(bad), 180,
                            f"{len(bad)} DLQ events")
 
-    events = [record["value"] for record in dlq]
+    events = [check_dlq_message(record["key"], record["raw"]) for record in dlq]
     assert len(events) == len(bad)
+    # A job id that is no UUID is null in the event, and kept in its payload.
+    odd = [e for e in events if isinstance(e["payload"].get("job_id"), str)
+           and e["payload"]["job_id"].startswith(("x|", "{"))]
+    assert odd and all(e["job_id"] is None for e in odd)
     assert len({(e["original_partition"], e["original_offset"]) for e in events}) == len(bad)
     assert Counter(e["error_code"] for e in events) == Counter(map(_expected_code, bad))
     assert all(e["error_message"] and isinstance(e["payload"], dict) for e in events)
@@ -83,7 +96,12 @@ async def test_malformed_requests_all_reach_the_dlq_and_the_worker_keeps_serving
     await produce(bootstrap, env["BIFROST_REQUEST_TOPIC"], as_messages([good]))
     results = await read_topic(bootstrap, env["BIFROST_RESULT_TOPIC"],
                                lambda records: len(records) >= 1, 60, "the valid request")
-    assert [r["value"]["job_id"] for r in results] == [good["request_id"]]
+    assert [check_result_message(r["key"], r["raw"])["job_id"] for r in results] == [
+        good["request_id"]]
     assert results[0]["value"]["status"] == "SUCCEEDED"
     assert worker.process.poll() is None and worker.get("/health")[0] == 200
+    # The event loop's lag is watched from the start (bifrost_streams/loop_watch.py).
+    status, metrics = worker.get("/metrics")
+    assert status == 200 and b"\nbifrost_event_loop_lag_seconds " in metrics
+    assert b"bifrost_event_loop_lag_distribution_seconds_count" in metrics
     assert "Traceback" not in worker.log_path.read_text(errors="replace")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from typing import Any, Dict, Iterable, Optional
+from urllib.parse import quote
 
 SEVERITY = "severity"
 TEMPLATE_THRESHOLD = "template_threshold"
@@ -69,7 +70,9 @@ class AlertRule:
             "occurrences": extra.get("occurrences") or {},
             "threshold": self.threshold if reason == TEMPLATE_THRESHOLD else None,
             "job_id": job_id,
-            "link": f"{self.link_base}/jobs/{job_id}",
+            # Quoted: a job id is the request's, and "/", "?", "|" or ">" in it must stay
+            # inside the path segment (and inside Slack's <url|label>).
+            "link": f"{self.link_base}/jobs/{quote(str(job_id), safe='')}",
             # The result's own time, so a re-published result raises an identical event.
             "raised_at": result["timestamp"],
         }

@@ -17,6 +17,7 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Callable, List, Tuple
 
 # A rule is (placeholder, pattern, guard): the pattern only runs when the guard holds.
@@ -38,6 +39,13 @@ _SEGMENTS = r"[\w.@%+~*-]+(?:/[\w.@%+~*-]+)*/?(?:\?\S*)?"
 
 
 def _has(*needles: str) -> Callable[[str], bool]:
+    # Spelled out for one and two needles: guards run for every chunk of every line.
+    if len(needles) == 1:
+        (first,) = needles
+        return lambda text: first in text
+    if len(needles) == 2:
+        first, second = needles
+        return lambda text: first in text or second in text
     return lambda text: any(needle in text for needle in needles)
 
 
@@ -56,9 +64,18 @@ def _size_guard(text: str) -> bool:
             or "bytes" in text)
 
 
+# Log text is untrusted: no pattern here may take more than linear time. A search tries every
+# start position, so a pattern that scans a run and fails at its end, from each position in
+# the run, is quadratic ("a.a.a.a...", 100 KB, took seconds). The URL and e-mail patterns
+# therefore start only where a run of their characters starts, skip to the first position the
+# plain pattern would have started at (`pre`, put back by the replacement), and consume the
+# run possessively: a failed attempt costs the run once.
 LINE_RULES: List[Rule] = [
-    ("<URL>", re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+"), _has("://")),
-    ("<EMAIL>", re.compile(r"\b[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+    ("<URL>", re.compile(r"(?<![A-Za-z0-9+.-])"
+                         r"(?P<pre>(?<!\w)(?=[A-Za-z])|(?>[A-Za-z0-9+.-]*?(?<=[+.-])(?=[A-Za-z])))"
+                         r"[A-Za-z0-9+.-]*+://[^\s\"'<>]++"), _has("://")),
+    ("<EMAIL>", re.compile(r"(?<![\w.%+-])(?P<pre>[.%+-]*+)(?=\w)[\w.%+-]++"
+                           r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
      _has("@")),
     # Unix paths, absolute or relative ("./run"), with their query string if any. The pattern
     # starts with the slash and looks back from there, which lets the scan skip to slashes.
@@ -73,10 +90,13 @@ LINE_RULES: List[Rule] = [
      _found(_MONTH + r" +\d")),
     # A size keeps its unit inside the value: "9.2 KB" and "412 B" are the same field.
     ("<SIZE>", re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?(?:[KMGTPE]i?B|B|bytes)\b"), _size_guard),
-    ("<HOST>", re.compile(r"(?<![\w.-])(?:" + _LABEL + r"\.)+" + _TLD + r"(?:\.[a-z]{2})?" + _END
-                          + r"|(?<![\w.-])(?:" + _LABEL + r"\.)+" + _SLD + r"\.[a-z]{2}" + _END
-                          + r"|(?<![\w.-])(?=[\w.]*[\d-])(?:" + _LABEL + r"\.){2,}[a-z]{2}" + _END,
-                          re.IGNORECASE),
+    # The first character comes before the look back, which lets the scan skip to characters
+    # a host name can start with (a look back first is tried at every position).
+    ("<HOST>", re.compile(r"[A-Za-z0-9](?<![\w.-][A-Za-z0-9])(?:"
+                          r"[\w-]*\.(?:" + _LABEL + r"\.)*" + _TLD + r"(?:\.[a-z]{2})?" + _END
+                          + r"|[\w-]*\.(?:" + _LABEL + r"\.)*" + _SLD + r"\.[a-z]{2}" + _END
+                          + r"|(?:(?<=\d)|(?=[\w.]*[\d-]))[\w-]*\.(?:" + _LABEL + r"\.)+[a-z]{2}"
+                          + _END + ")", re.IGNORECASE),
      _found(r"\.(?:" + _TLD + r"|[a-z]{2})" + _END, re.IGNORECASE)),
 ]
 
@@ -98,7 +118,8 @@ VALUE_RULES: List[Rule] = [
     ("<HEX>", re.compile(r"\b0[xX][0-9a-fA-F]+\b"), _has("0x", "0X")),
     # Long hex runs are hashes and request ids; they must hold a letter, or a long plain number
     # would be taken for one.
-    ("<HEX>", re.compile(r"\b(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"), _always),
+    ("<HEX>", re.compile(r"\b(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
+     lambda s: len(s) >= 8),
     # A number is a digit run not glued to a letter in front: "after 3000ms", "node-3" and
     # "blk_-42" are masked, while "K10", "http2" and "jk2_init" name things and are kept.
     ("<NUM>", re.compile(r"(?<![A-Za-z0-9])[-+]?\d+(?:\.\d+)*"), _always),
@@ -116,12 +137,15 @@ _WHOLE = re.compile("|".join(f"(?P<g{i}>{pattern.pattern})"
 _FIRST_DIGIT = re.compile(r"\d")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
 _VALUES_ONLY = re.compile(r"<[A-Z]+>(?:[-+:._/]+<[A-Z]+>)+")
+# A rule that matched from the start of a run puts back what came before its value.
+_LINE_REPLACEMENTS = [r"\g<pre>" + placeholder if "pre" in pattern.groupindex else placeholder
+                      for placeholder, pattern, _ in LINE_RULES]
 _WHOLE_PLACEHOLDER = {f"g{i}": placeholder for i, (placeholder, _, _) in enumerate(VALUE_RULES)}
 
 # A bare word after "user" names an account: "Invalid user oracle from ...". Words that go on
 # the sentence instead ("user is locked", "user not found") are left alone. In key=value form
 # ("user=root") the value is kept: there a word is as often an enumeration as a name.
-_USER = re.compile(r"([Uu](?<!\w[Uu])(?:ser|SER)(?:name|NAME)?\s+)"
+_USER = re.compile(r"([Uu](?<!\w[Uu])(?:ser|SER)(?:name|NAME)?\s++)"
                    r"(?!(?i:is|was|has|had|not|no|does|did|with|from|to|of|in|on|by|for|and|or|"
                    r"the|a|an|session|name|id|account)\b)[A-Za-z_][\w.$-]*")
 _LIST = re.compile(r"(<[A-Z]+>)(?:,\1)+")  # "<IP>,<IP>" (a forwarded-for chain) is one value
@@ -155,15 +179,24 @@ def mask_value(chunk: str) -> str:
     return chunk
 
 
+# Chunks repeat (within a line, and from line to line), and a line of many short chunks made
+# mask_value's per-chunk cost the whole cost of masking. Only short chunks are kept, so the
+# cache stays small whatever the text.
+_CACHED_CHUNK_CHARS = 64
+_mask_short_value = lru_cache(maxsize=8192)(mask_value)
+
+
 def _mask_chunk(match: "re.Match[str]") -> str:
-    return mask_value(match.group())
+    chunk = match.group()
+    return (_mask_short_value(chunk) if len(chunk) <= _CACHED_CHUNK_CHARS
+            else mask_value(chunk))
 
 
 def mask(text: str) -> str:
     """Replace the variable parts of one log line by placeholders and fold white space."""
-    for placeholder, pattern, guard in LINE_RULES:
+    for (placeholder, pattern, guard), replacement in zip(LINE_RULES, _LINE_REPLACEMENTS):
         if guard(text):
-            text = pattern.sub(placeholder, text)
+            text = pattern.sub(replacement, text)
     text = _CHUNK.sub(_mask_chunk, text)
     if "ser" in text or "SER" in text:
         text = _USER.sub(r"\1<USER>", text)

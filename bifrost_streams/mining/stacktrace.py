@@ -37,13 +37,21 @@ class StackTrace:
 # "at pkg.Class.method(File.java:42)", maybe with logback's "~[app.jar:1.0]" after it. The
 # source part is always printed ("(Unknown Source)", "(Native Method)"), which tells a frame
 # from a line of text that starts with "at".
-_JAVA_AT = re.compile(r"^\s*at\s+([\w$<>/@\-]+\.[\w$.<>/@\-]+)\([^()]*\)"
-                      r"(?:\s+~?\[[^\]]*\])?\s*$")
+_JAVA_AT = re.compile(r"^\s*+at\s++([\w$<>/@\-]++\.[\w$.<>/@\-]++)\([^()]*+\)"
+                      r"(?:\s++~?\[[^\]]*+\])?\s*+$")
 _JAVA_CAUSE = re.compile(r"^\s*Caused by:\s*(.*)$")
 _JAVA_SUPPRESSED = re.compile(r"^\s+Suppressed:")
-_JAVA_TYPE = re.compile(r"^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?::|\s*$)")
+_JAVA_TYPE = re.compile(r"^([A-Za-z_$][\w$]*+(?:\.[A-Za-z_$][\w$]*+)*+)(?::|\s*$)")
+# A type inside a longer line: lower-case package parts, then a capitalised name that ends in
+# Exception, Error or Throwable ("x.y.BadThing" is not one). The header is untrusted text, so
+# the search starts only where a dotted name starts: searched from every position of a long
+# "a.a.a.a..." it took seconds. Parts that cannot belong to the type ("Outer." in
+# "com.x.Outer.InnerException", as a plain search would also skip them) are skipped a whole
+# package run at a time, so each part is read at most twice.
 _JAVA_TYPE_ANYWHERE = re.compile(
-    r"\b((?:[a-z_$][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Throwable))\b")
+    r"(?<![\w$.])(?:(?:[a-z_$][\w$]*+\.)*+[\w$]*+\.)*?"
+    r"((?:[a-z_$][\w$]*+\.)*+[A-Z](?:\w*+\$)*\w*+"
+    r"(?:(?<=[\w$]Exception)|(?<=[\w$]Error)|(?<=[\w$]Throwable))(?!\w))")
 _THREAD_PREFIX = re.compile(r'^.*?Exception in thread "[^"]*"\s+')
 # Synthetic class names carry counters and addresses that differ between JVM runs.
 _JAVA_SYNTHETIC = [
@@ -81,6 +89,8 @@ def _parse_java(lines: Sequence[str]) -> Optional[StackTrace]:
     chain: List[Tuple[str, List[str]]] = [(_java_type(lines[first_at - 1]), [])]
     suppressed = False
     for line in lines[first_at:]:
+        if not line or line.isspace():
+            continue
         cause = _JAVA_CAUSE.match(line)
         if cause and not line[:1].isspace():
             chain.append((_java_type(cause.group(1)), []))
@@ -120,6 +130,8 @@ def _parse_python(lines: Sequence[str]) -> Optional[StackTrace]:
         frames: List[str] = []
         exception = None
         for line in lines[start + 1:end]:
+            if not line or line.isspace():
+                continue
             file_line = _PY_FILE.match(line)
             if file_line:
                 frames.append(_python_frame(file_line.group(1), file_line.group(2)))
@@ -143,8 +155,11 @@ _GO_PANIC = re.compile(r"^(?:panic|fatal error):\s*(.*)$")
 # the file lines.
 _GO_GOROUTINE = re.compile(r"^goroutine \d+ (?:[^\[]* )?\[[^\]]*\]:\s*$")
 _GO_FILE = re.compile(r"^\s+\S+\.go:\d+(?:\s+\+0x[0-9a-f]+)?(?:\s+\w+=0x[0-9a-f]+)*\s*$")
-_GO_CALL = re.compile(r"^(?:created by\s+)?(\S.*?)(?:\([^()]*\))?(?:\s+in goroutine \d+)?\s*$")
-_GO_RECOVERED = re.compile(r"\s*\[recovered\]\s*")
+# The call ends where its arguments, " in goroutine N" or trailing blanks begin. Tried only
+# at the start of a blank run (or at the "(" after one), so a line with a long blank run in
+# the middle is read once, not once per blank.
+_GO_CALL = re.compile(r"^(?:created by\s+)?(\S.*?)(?:(?<!\s)|(?=\())(?:\([^()]*+\))?"
+                      r"(?:\s++in goroutine \d++)?\s*+$")
 
 
 def _go_runtime(frame: str) -> bool:
@@ -157,7 +172,8 @@ def _parse_go(lines: Sequence[str]) -> Optional[StackTrace]:
     routine_at = next((i for i, line in enumerate(lines) if _GO_GOROUTINE.match(line)), None)
     if panic_at is None or routine_at is None or routine_at < panic_at:
         return None
-    message = _GO_RECOVERED.sub(" ", _GO_PANIC.match(lines[panic_at]).group(1)).strip()
+    # mask() folds the blanks left around it.
+    message = _GO_PANIC.match(lines[panic_at]).group(1).replace("[recovered]", " ").strip()
     frames: List[str] = []
     body = lines[routine_at + 1:]
     # Only the first goroutine is the one that panicked; the others are bystanders. A frame is
@@ -179,10 +195,16 @@ def _parse_go(lines: Sequence[str]) -> Optional[StackTrace]:
 
 # --- Entry points -----------------------------------------------------------------------------
 
+_PARSERS = (("Traceback", _parse_python), ("goroutine ", _parse_go), ("at", _parse_java))
+
+
 def parse(text: str) -> Optional[StackTrace]:
     """The stack trace in a multi-line text, or None when the text holds none we know."""
     lines = text.replace("\r\n", "\n").split("\n")
-    for parser in (_parse_python, _parse_go, _parse_java):
+    for needle, parser in _PARSERS:
+        # A word each kind of trace must hold spares reading every line for the others.
+        if needle not in text:
+            continue
         trace = parser(lines)
         if trace is not None and any(f.frames for f in trace.chain):
             return trace

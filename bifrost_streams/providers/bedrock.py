@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import time
 from typing import Any, Dict, Iterable, Optional
 
@@ -30,7 +29,7 @@ MAX_TOKENS = 1024
 TRANSIENT_CODES = {"ThrottlingException", "ServiceUnavailableException",
                    "InternalServerException", "ModelTimeoutException",
                    "ModelNotReadyException", "ServiceQuotaExceededException"}
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
+FENCE = "```"
 
 
 def system_text(prompt: Prompt, schema: Dict[str, Any]) -> str:
@@ -40,8 +39,21 @@ def system_text(prompt: Prompt, schema: Dict[str, Any]) -> str:
 def reply_text(response: Dict[str, Any]) -> str:
     blocks = response.get("output", {}).get("message", {}).get("content", [])
     text = "".join(block.get("text", "") for block in blocks)
-    fenced = _FENCE.match(text)
-    return fenced.group(1) if fenced else text
+    return _unfenced(text)
+
+
+def _unfenced(text: str) -> str:
+    """The JSON inside a code fence, if the model wrapped its answer in one anyway.
+
+    String operations, not a regex: the answer is untrusted too (a log line can steer a
+    model), and a fence regex with optional blanks around a lazy body backtracks in cubic
+    time on a fence followed by a few thousand blanks."""
+    stripped = text.strip()
+    if len(stripped) < 2 * len(FENCE) or not (stripped.startswith(FENCE)
+                                               and stripped.endswith(FENCE)):
+        return text
+    body = stripped[len(FENCE):-len(FENCE)]
+    return (body[len("json"):] if body.startswith("json") else body).strip()
 
 
 class BedrockProvider:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import AbstractSet, Dict, List, Optional, Sequence
 
 import structlog
 from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
@@ -36,10 +36,15 @@ def retry_prompt(prompt: Prompt, error: str, text: str) -> Prompt:
 
 
 class ModelRouter:
-    def __init__(self, providers: Sequence[Provider], breaker_open_seconds: float = 60.0) -> None:
+    def __init__(self, providers: Sequence[Provider], breaker_open_seconds: float = 60.0,
+                 allowed_models: AbstractSet[str] = frozenset()) -> None:
         if not providers:
             raise ValueError("at least one provider is needed")
         self.providers: Dict[str, Provider] = {p.name: p for p in providers}
+        # What a request's model_policy may name: the configured models always, and the
+        # deployment's list (BIFROST_ALLOWED_MODELS). The rule set's "model" is its version.
+        self.allowed_models = frozenset(allowed_models) | {
+            p.model for p in providers if p.name != "rules" and p.model}
         self.default_route = route(None, list(self.providers))
         self.schema = answer_schema()
         self.breakers: Dict[str, Breaker] = {
@@ -59,7 +64,7 @@ class ModelRouter:
         return {name: breaker.state for name, breaker in self.breakers.items()}
 
     def route(self, model_policy: Optional[Dict[str, object]]) -> Route:
-        return route(model_policy, list(self.providers))
+        return route(model_policy, list(self.providers), self.allowed_models)
 
     def first_model(self, chosen: Route) -> str:
         """The model a route asks first: the one its answers are cached under."""

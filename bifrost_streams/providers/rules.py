@@ -51,7 +51,10 @@ SIGNATURES: List[Signature] = [
          "Check memory usage over time and heap dumps; raise the limit only after ruling out "
          "a leak.",
          "CRITICAL", 0.55),
-    _sig("disk_full", r"No space left on device|disk (is )?full|ENOSPC|disk usage .*9\d%",
+    _sig("disk_full", r"No space left on device|disk (is )?full|ENOSPC|"
+                      # Up to the next "disk usage" only: ".*" searched from each of many
+                      # "disk usage" in one line read the rest of the line each time.
+                      r"disk usage (?:(?!disk usage )[^\n])*?9\d%",
          "A disk is full or nearly full.",
          "The volume has no free space left for writes.",
          "Free space (logs, temp files) or grow the volume; add an alert on disk usage.",

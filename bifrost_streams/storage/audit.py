@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List
 
 from .pool import execute_schema, get_pool
+from .sanitize import clean
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bifrost_redrive_audit (
@@ -31,7 +32,9 @@ async def create_schema(dsn: str) -> None:
 
 
 async def write(dsn: str, rows: Iterable[Dict[str, Any]]) -> int:
-    values: List[tuple] = [tuple(row[column] for column in COLUMNS) for row in rows]
+    # The actor and the reason are typed by a person, the ids come from a dead letter: any
+    # of them can hold a NUL or a lone surrogate, which PostgreSQL's text cannot.
+    values: List[tuple] = [tuple(clean(row[column]) for column in COLUMNS) for row in rows]
     if not values:
         return 0
     pool = await get_pool(dsn)

@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .analyses import COLUMNS
 from .pool import get_pool
+from .sanitize import clean_text
 
 STATUSES = ("SUCCEEDED", "FAILED")
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
@@ -60,7 +61,13 @@ def _reject_unknown(params: Mapping[str, str], known: Iterable[str]) -> None:
 def _given(params: Mapping[str, str], name: str) -> Optional[str]:
     # An empty value (an unfilled form field) means "not given".
     value = params.get(name)
-    return value.strip() if value is not None and value.strip() else None
+    if value is None or not value.strip():
+        return None
+    if clean_text(value) != value:
+        # No stored text holds a NUL or a lone surrogate, and psycopg2 would refuse the
+        # query with an error of its own.
+        raise ParameterError(name, f"{name} must not contain NUL or invalid characters")
+    return value.strip()
 
 
 def _integer(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -15,6 +15,7 @@ from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from .. import codes, metrics
 from ..codes import JobFailed
+from ..safe_messages import database_failure
 from .pool import get_pool
 
 
@@ -67,7 +68,9 @@ async def fetch_log(dsn: Optional[str], log_id: int, attempts: int) -> LogEntry:
                         ) from None
     except (psycopg2.Error, OSError, asyncio.TimeoutError) as exc:
         metrics.LOG_FETCH.labels("error").inc()
+        # The driver's text names the database host and user: the message names the kind.
         raise JobFailed(codes.LOG_SOURCE_UNAVAILABLE,
-                        f"reading log_entries failed after {attempts} attempts: {exc}") from None
+                        f"{database_failure('the log database', exc)} after {attempts} "
+                        f"attempts") from None
     metrics.LOG_FETCH.labels("ok").inc()
     return entry

@@ -1,14 +1,17 @@
 """GET /dlq: dead letters waiting; POST /dlq/redrive: send some back to analysis.request.
 
 Dead letters live on the worker owning their partition (tables/dead_letters.py), so both
-views ask every worker of the group and merge the answers. A redrive re-publishes the
-original request, keyed by its job id, with a header naming the attempt; the job then runs
-again even though its FAILED result is stored. It needs the bearer token BIFROST_ADMIN_TOKEN
+views ask every worker of the group and merge the answers. A redrive reads the original
+request back from its topic/partition/offset (a dead letter keeps only that and an excerpt)
+and re-publishes its bytes, keyed by its job id, with a header naming the attempt; the job
+then runs again even though its FAILED result is stored. A request the topic no longer holds
+is refused as original_gone. It needs the bearer token BIFROST_ADMIN_TOKEN
 (without it configured, redrives are off), is refused past BIFROST_REDRIVE_MAX_ATTEMPTS and
 beyond BIFROST_REDRIVE_PER_MINUTE per worker, and leaves one audit row per job it decides on.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import re
@@ -17,13 +20,16 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import psycopg2
 import structlog
+from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 
 from bifrost_streams import metrics
-from bifrost_streams.app import app, settings
+from bifrost_streams.app import app, bootstrap, settings
+from bifrost_streams.originals import OriginalReader
 from bifrost_streams.outcomes import REDRIVE_HEADER, send_bytes
 from bifrost_streams.storage import audit
-from bifrost_streams.web.peers import ROUTED_HEADER, ask_others
+from bifrost_streams.safe_messages import failure_kind
+from bifrost_streams.web.peers import ROUTED_HEADER, ask_others, self_url
 from tables import dead_letters
 
 log = structlog.get_logger("bifrost.web.dlq")
@@ -58,6 +64,10 @@ class RateLimit:
             return False
         self.tokens -= 1.0
         return True
+
+    def give_back(self) -> None:
+        """A token taken for a redrive that did not happen."""
+        self.tokens = min(self.capacity, self.tokens + 1.0)
 
 
 limit = RateLimit(settings.redrive_per_minute)
@@ -189,33 +199,60 @@ async def _redrive_here(selector: Dict[str, Any], actor: str, reason: str) -> Di
     redriven: List[Dict[str, Any]] = []
     refused: List[Dict[str, Any]] = []
     rows = []
-    for entry in entries:
-        attempt = entry["redrives"] + 1
-        payload = entry.get("payload")
-        if entry["redrives"] >= settings.redrive_max_attempts:
-            outcome = "max_attempts"
-        elif not isinstance(payload, dict) or "raw" in payload:
-            outcome = "not_redrivable"  # not JSON, or cut short: the same bytes fail again
-        elif not limit.take():
-            outcome = "rate_limited"
-        else:
-            outcome = "redriven"
-            await send_bytes(settings.request_topic, entry["job_id"] or entry["key"],
-                             json.dumps(payload).encode(),
-                             headers=[(REDRIVE_HEADER, str(attempt).encode())])
-            dead_letters.mark_redriven(entry, time.time())
-        metrics.REDRIVES.labels(outcome).inc()
-        item = {"key": entry["key"], "job_id": entry["job_id"], "attempt": attempt}
-        if outcome == "redriven":
-            redriven.append(item)
-        else:
-            refused.append({**item, "reason": outcome})
-        rows.append({"actor": actor, "reason": reason, "dlq_key": entry["key"],
-                     "job_id": entry["job_id"], "error_code": entry["error_code"],
-                     "attempt": attempt, "outcome": outcome, "worker": settings.web_url})
+    async with OriginalReader(bootstrap, settings.max_request_bytes) as reader:
+        for entry in entries:
+            attempt = entry["redrives"] + 1
+            if entry["redrives"] >= settings.redrive_max_attempts:
+                outcome = "max_attempts"
+            # (An entry written before excerpts were kept has its payload instead.)
+            elif not entry.get("redrivable", dead_letters.redrivable(entry.get("payload"))):
+                outcome = "not_redrivable"  # not JSON, or cut short: the same bytes fail again
+            elif not limit.take():
+                outcome = "rate_limited"
+            else:
+                outcome = await _send_original(reader, entry, attempt)
+                if outcome != "redriven":
+                    limit.give_back()
+            metrics.REDRIVES.labels(outcome).inc()
+            item = {"key": entry["key"], "job_id": entry["job_id"], "attempt": attempt}
+            if outcome == "redriven":
+                redriven.append(item)
+            else:
+                refused.append({**item, "reason": outcome})
+            rows.append({"actor": actor, "reason": reason, "dlq_key": entry["key"],
+                         "job_id": entry["job_id"], "error_code": entry["error_code"],
+                         "attempt": attempt, "outcome": outcome, "worker": self_url()})
     await _audit(rows)
     return {"redriven": redriven, "refused": refused, "found": [e["key"] for e in entries],
             "unanswered_workers": []}
+
+
+async def _send_original(reader: OriginalReader, entry: Dict[str, Any], attempt: int) -> str:
+    """Read the request back from where it arrived and publish it again, unchanged."""
+    try:
+        raw = await reader.read(entry["original_topic"], entry["original_partition"],
+                                entry["original_offset"])
+    except (KafkaError, asyncio.TimeoutError, OSError) as exc:
+        log.warning("redrive_original_unreadable", key=entry["key"], error=type(exc).__name__)
+        return "original_unreadable"
+    if raw is None or not _same_job(raw, entry["job_id"]):
+        # Deleted by the topic's retention, or the offset holds another message now.
+        return "original_gone"
+    await send_bytes(settings.request_topic, entry["job_id"] or entry["key"], raw,
+                     headers=[(REDRIVE_HEADER, str(attempt).encode())])
+    dead_letters.mark_redriven(entry, time.time())
+    return "redriven"
+
+
+def _same_job(raw: bytes, job_id: Optional[str]) -> bool:
+    if job_id is None:
+        return True
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and job_id in (
+        document.get("job_id"), document.get("request_id"), document.get("requestId"))
 
 
 async def _audit(rows: List[Dict[str, Any]]) -> None:
@@ -227,4 +264,4 @@ async def _audit(rows: List[Dict[str, Any]]) -> None:
         await audit.write(settings.database_url, rows)
     except (psycopg2.Error, OSError) as exc:
         # The action happened; its record is in the log line above.
-        log.error("redrive_audit_not_stored", error=str(exc), rows=len(rows))
+        log.error("redrive_audit_not_stored", failure=failure_kind(exc), rows=len(rows))

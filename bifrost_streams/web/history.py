@@ -14,6 +14,7 @@ import structlog
 from faust.web import Request, Response, View
 
 from bifrost_streams.app import app, settings
+from bifrost_streams.safe_messages import database_failure, failure_kind
 from bifrost_streams.storage import history
 
 log = structlog.get_logger("bifrost.web.history")
@@ -33,9 +34,10 @@ async def _answer(view: View, request: Request, parse: Callable[[Mapping[str, st
     try:
         return view.json(await fetch(settings.database_url, parsed))
     except (psycopg2.Error, OSError, asyncio.TimeoutError) as exc:
-        # The driver's message can name hosts and users: it goes to the log, not the caller.
-        log.warning("history_unavailable", path=request.path, error=str(exc))
-        return view.error(503, "PostgreSQL is unavailable; the worker log has the cause")
+        # The driver's message can name hosts and users: neither the caller nor the log
+        # gets it, only its kind (and SQLSTATE).
+        log.warning("history_unavailable", path=request.path, failure=failure_kind(exc))
+        return view.error(503, database_failure("PostgreSQL", exc))
 
 
 @app.page("/analyses")

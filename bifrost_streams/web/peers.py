@@ -1,9 +1,12 @@
 """The other workers of the group, for views whose answer lives on more than one of them.
 
-Each worker advertises its URL (BIFROST_ADVERTISED_URL, else its web host and port) in the
-group's assignment. A view either forwards a request to the worker owning a key's partition,
-or asks every worker and merges the answers. A forwarded request carries ROUTED_HEADER, so
-that during a rebalance it answers 503 rather than bouncing between workers.
+Each worker advertises its URL in the group's assignment: Faust's canonical URL, which
+app.py settles at start-up from BIFROST_ADVERTISED_URL, else from the web host and port in
+effect (Faust's --web-port and --web-host flags included). A view either forwards a request
+to the worker owning a key's partition, or asks every worker and merges the answers. A
+forwarded request carries ROUTED_HEADER, so that during a rebalance it answers 503 rather
+than bouncing between workers, and the caller's Authorization header: every worker checks
+the same tokens (web/access.py).
 """
 from __future__ import annotations
 
@@ -13,14 +16,20 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import aiohttp
 from faust.web import Request, Response, View
 
-from bifrost_streams.app import app, settings
+from bifrost_streams.app import app
 
 ROUTED_HEADER = "X-Bifrost-Routed"
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
+def self_url() -> str:
+    """This worker's URL as the assignor advertises it to the group."""
+    return str(app.conf.canonical_url).rstrip("/")
+
+
 def _same(url: str) -> bool:
-    return str(url).rstrip("/") == settings.web_url.rstrip("/")
+    # Compared with what Faust advertises, not with the settings: worker flags change it.
+    return str(url).rstrip("/") == self_url()
 
 
 def owner(topic: str, partition: int) -> Optional[str]:

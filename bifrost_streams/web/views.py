@@ -1,4 +1,8 @@
-"""Web views: /status (successor of seed 000's /api/v1/heimdall/status), /metrics, /health."""
+"""Web views: /status (successor of seed 000's /api/v1/heimdall/status), /metrics, /health.
+
+/health and /metrics answer without a token (probes and Prometheus); /status needs the read
+token when one is set (web/access.py), and shows URLs without their user-info.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict
@@ -8,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bifrost_streams import kafka_transport
 from bifrost_streams.app import app, bootstrap, settings
+from bifrost_streams.safe_messages import shown_url
 from agents import analysis, kinesis_source
 from tables import dead_letters
 from tables.alerts import store as alert_store
@@ -41,7 +46,7 @@ def status_document() -> Dict[str, Any]:
         "model": {"source": settings.ai_source,
                   "chain": [{"provider": name, "model": analysis.router.providers[name].model}
                             for name in settings.provider_chain],
-                  "ollama_url": settings.ollama_url,
+                  "ollama_url": shown_url(settings.ollama_url),
                   "bedrock_region": settings.bedrock_region,
                   "redaction": "on" if settings.redaction else "local providers: off",
                   "breakers": analysis.router.breaker_states()},

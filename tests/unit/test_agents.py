@@ -18,7 +18,9 @@ from tests.support.stub_provider import StubProvider
 
 JOB = {"schema_version": 1, "job_id": "3f0c6a52-5d1e-4a57-9a0e-6f2f6f1d2b11",
        "idempotency_key": "manual:log:5:2b9c", "log_id": 5, "trace_id": "trace-1"}
-INLINE = {"request_id": "req-1", "log_id": 12345, "correlation_id": "corr-1",
+# Heimdall's job ids are UUIDs, and the contract checks say so.
+REQ_1 = "5b0f3f0e-6c1a-4d8e-9f00-000000000001"
+INLINE = {"request_id": REQ_1, "log_id": 12345, "correlation_id": "corr-1",
           "log_content": "ERROR Connection to 10.0.0.1:5432 timed out after 3000ms",
           "service_name": "user-service"}
 
@@ -59,7 +61,7 @@ def outbox(monkeypatch):
                   dead_letters.dead_letters, job_ids.job_ids):
         monkeypatch.setattr(table, "send_changelog", delivered)
         table.data.clear()
-    templates._recorded.clear()
+    templates.miner.clear()
     template_counts._totals.clear()
     results._recent.clear()
     return box
@@ -81,29 +83,29 @@ def _partitions(key: str):
 
 async def test_intake_forwards_a_request_not_on_its_keys_partition(outbox, model):
     async with intake.intake.test_context() as agent:
-        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode(),
-                        partition=_partitions("req-1")[1])
+        await agent.put(key=REQ_1.encode(), value=json.dumps(INLINE).encode(),
+                        partition=_partitions(REQ_1)[1])
         await agent.put(key=JOB["job_id"].encode(), value=json.dumps(JOB).encode(),
                         partition=_partitions(JOB["idempotency_key"])[1])
     keys = [key for key, _ in outbox.sent["jobs"]]
-    assert keys == ["req-1", "manual:log:5:2b9c"]
+    assert keys == [REQ_1, "manual:log:5:2b9c"]
     assert outbox.sent["dlq"] == [] and outbox.sent["result"] == [] and model.prompts == []
 
 
 async def test_intake_analyses_a_request_already_on_its_keys_partition(outbox, model):
     assert app.conf.topic_partitions > 1, "the test needs a partition that is not the key's"
     async with intake.intake.test_context() as agent:
-        await agent.put(key=b"req-1", value=json.dumps(INLINE).encode(),
-                        partition=_partitions("req-1")[0])
+        await agent.put(key=REQ_1.encode(), value=json.dumps(INLINE).encode(),
+                        partition=_partitions(REQ_1)[0])
     assert outbox.sent["jobs"] == []
-    assert [key for key, _ in outbox.sent["result"]] == ["req-1"] and len(model.prompts) == 1
+    assert [key for key, _ in outbox.sent["result"]] == [REQ_1] and len(model.prompts) == 1
 
 
 async def test_intake_sends_bad_input_to_the_dlq_and_keeps_going(outbox):
     async with intake.intake.test_context() as agent:
         await agent.put(value=b"{not json")
         await agent.put(value=json.dumps({**JOB, "log_id": "five"}).encode())
-        await agent.put(value=json.dumps(INLINE).encode(), partition=_partitions("req-1")[1])
+        await agent.put(value=json.dumps(INLINE).encode(), partition=_partitions(REQ_1)[1])
     dlq = [value for _, value in outbox.sent["dlq"]]
     assert [event["error_code"] for event in dlq] == [codes.INVALID_JSON, codes.INVALID_REQUEST]
     for event in dlq:
@@ -137,12 +139,12 @@ async def test_a_duplicate_never_reaches_the_model_twice(outbox, model):
     await _analyse([request, request])
     assert len(model.prompts) == 1
     (first_key, first), (_, second) = outbox.sent["result"]
-    assert first == second and first_key == "req-1"
+    assert first == second and first_key == REQ_1
     check_result(first)
     assert first["status"] == "SUCCEEDED" and first["model_used"] == "stub-model"
     assert first["token_usage"] == {"prompt_tokens": 10, "completion_tokens": 5,
                                  "total_tokens": 15}
-    assert jobs.get("req-1")["state"] == jobs.DONE
+    assert jobs.get(REQ_1)["state"] == jobs.DONE
 
 
 async def test_a_variant_of_an_analysed_line_is_served_from_the_cache(outbox, model):
@@ -220,7 +222,11 @@ async def test_a_redrive_serves_a_failed_job_again_and_clears_its_dead_letter(
     await _analyse([_request(JOB)])
     entry = dead_letters.dead_letters.get(JOB["job_id"])
     assert entry["error_code"] == codes.LOG_NOT_FOUND and entry["failures"] == 1
-    assert entry["payload"] == JOB
+    # Not the payload: a redacted excerpt, and where a redrive reads the request back.
+    assert "payload" not in entry and entry["redrivable"] is True
+    assert JOB["idempotency_key"] in entry["excerpt"]
+    assert (entry["original_topic"], entry["original_partition"], entry["original_offset"]) == (
+        "t", 0, 1)
 
     async def found(dsn, log_id, attempts):
         return SimpleNamespace(content="ERROR payment failed", service_name="payments",
@@ -283,8 +289,8 @@ async def test_a_high_result_raises_one_alert_keyed_by_the_webhook(outbox, model
     # The redelivered copy raises the same alert_id, which the alerts agent sends once.
     (key, first), (_, second) = outbox.sent["alert"]
     assert key == webhook_key(settings.slack_webhook_url)
-    assert first == second and first["job_id"] == "req-1" and first["severity"] == "HIGH"
-    assert first["link"].endswith("/jobs/req-1")
+    assert first == second and first["job_id"] == REQ_1 and first["severity"] == "HIGH"
+    assert first["link"].endswith(f"/jobs/{REQ_1}")
 
 
 class _Message:
@@ -333,3 +339,27 @@ async def test_a_batch_cut_short_leaves_its_events_unacknowledged(outbox, model,
         with pytest.raises(RuntimeError):
             await analysis.analyse_batch(stream, [(again, _request(INLINE))])
     assert again not in stream.acked and again.message.refcount == 2
+
+
+async def test_a_long_log_is_cut_to_its_head_and_tail_before_it_is_analysed(outbox, model):
+    head = "ERROR java.lang.IllegalStateException: order not found\n"
+    frames = "".join(f"\tat com.acme.layer{i}.Handler.handle(Handler.java:{i})\n"
+                     for i in range(3000))
+    tail = "Caused by: java.net.SocketTimeoutException: timed out, password=hunter2"
+    text = head + frames + tail
+    assert len(text) > settings.max_analysed_chars
+    await _analyse([_request({**INLINE, "log_content": text})])
+    result = outbox.sent["result"][0][1]
+    check_result(result)
+    assert result["result"]["truncated"]["original_chars"] == len(text)
+    assert result["result"]["truncated"]["kept_chars"] < settings.max_analysed_chars
+    # The head reaches the model; the root cause in the tail still names the template.
+    assert model.prompts[0].log.startswith(head)
+    assert "SocketTimeoutException" in result["result"]["template"]
+    # The tail was redacted too.
+    assert sum(result["result"]["redactions"].values()) >= 1
+
+
+async def test_a_short_log_is_not_marked_as_cut(outbox, model):
+    await _analyse([_request(INLINE)])
+    assert "truncated" not in outbox.sent["result"][0][1]["result"]

@@ -17,7 +17,7 @@ def test_alert_defaults(tmp_path, monkeypatch):
     assert settings.alert_window_seconds == 60
     assert settings.alert_severities == {"HIGH", "CRITICAL"}
     assert settings.alert_template_threshold == 50
-    assert settings.public_base_url == "http://localhost:6066"
+    assert settings.public_base_url == "http://127.0.0.1:6066"  # the default bind
 
 
 def test_alert_settings_from_the_environment_and_yaml(tmp_path):

@@ -84,3 +84,72 @@ def test_the_advertised_url_defaults_to_the_web_address():
         "http://worker-1:6066"
     with pytest.raises(config.ConfigError, match="BIFROST_ADVERTISED_URL"):
         config.load({"BIFROST_ADVERTISED_URL": "worker-1:6066"})
+
+
+class FakeReader:
+    """Records by (topic, partition, offset); a missing one is gone, an exception is raised."""
+
+    def __init__(self, records) -> None:
+        self.records = records
+        self.reads = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        return None
+
+    async def read(self, topic, partition, offset):
+        self.reads.append((topic, partition, offset))
+        value = self.records.get((topic, partition, offset))
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def _entry(job_id, offset, redrivable=True, redrives=0):
+    return {"key": job_id, "job_id": job_id, "error_code": "LOG_NOT_FOUND", "redrives": redrives,
+            "state": "WAITING", "redrivable": redrivable, "original_topic": "analysis.request",
+            "original_partition": 0, "original_offset": offset, "partition": 0}
+
+
+async def test_a_redrive_reads_each_original_from_its_offset_and_sends_it_unchanged(monkeypatch):
+    import asyncio
+    import dataclasses
+    original = json.dumps({"job_id": "a", "log_id": 5, "x": "é"}).encode()
+    entries = [_entry("a", 10), _entry("gone", 11), _entry("moved", 12), _entry("slow", 13),
+               _entry("raw", 14, redrivable=False), _entry("tired", 15, redrives=3)]
+    reader = FakeReader({("analysis.request", 0, 10): original,
+                         ("analysis.request", 0, 12): b'{"job_id": "someone-else"}',
+                         ("analysis.request", 0, 13): asyncio.TimeoutError()})
+    sent, marked = [], []
+
+    async def send_bytes(topic, key, value, headers=None):
+        sent.append((topic, key, value, headers))
+    monkeypatch.setattr(dlq, "settings", dataclasses.replace(
+        dlq.settings, redrive_max_attempts=3, database_url=None))
+    monkeypatch.setattr(dlq, "OriginalReader", lambda *args: reader)
+    monkeypatch.setattr(dlq, "send_bytes", send_bytes)
+    monkeypatch.setattr(dlq, "limit", dlq.RateLimit(3))
+    monkeypatch.setattr(dlq.dead_letters, "local_entries", lambda code=None: entries)
+    monkeypatch.setattr(dlq.dead_letters, "mark_redriven",
+                        lambda entry, now: marked.append(entry["key"]))
+    outcome = await dlq._redrive_here({"job_ids": [e["key"] for e in entries]}, "ops", "why")
+    assert [r["job_id"] for r in outcome["redriven"]] == ["a"]
+    assert {r["job_id"]: r["reason"] for r in outcome["refused"]} == {
+        "gone": "original_gone", "moved": "original_gone", "slow": "original_unreadable",
+        "raw": "not_redrivable", "tired": "max_attempts"}
+    assert sent == [(dlq.settings.request_topic, "a", original, [("bifrost-redrive", b"1")])]
+    assert marked == ["a"]
+    # Only what passed the attempts and format checks was read; refusals gave their token back.
+    assert [offset for _, _, offset in reader.reads] == [10, 11, 12, 13]
+    assert dlq.limit.tokens == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_token_given_back_never_lifts_the_bucket_above_its_size():
+    clock = Clock()
+    limit = dlq.RateLimit(1, clock)
+    assert limit.take() and not limit.take()
+    limit.give_back()
+    limit.give_back()
+    assert limit.take() and not limit.take()

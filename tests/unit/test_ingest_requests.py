@@ -1,6 +1,7 @@
 """Log entries -> inline requests: stable ids, the contract's shape, the size limit."""
 import json
 
+from bifrost_streams import ingest_requests
 from bifrost_streams.ingest_requests import (envelope, from_message, inline_request,
                                              open_envelope, request_id)
 from bifrost_streams.logparse import LogEntry
@@ -84,3 +85,30 @@ def test_a_foreign_message_is_named_by_its_kafka_position():
     assert from_message(None, "kafka:x/0/0", LEVELS, "r", 65536) == ([], 0)
     assert from_message(b"\xff\xfe ERROR bytes", "k", LEVELS, "r", 65536)[0][0][1][
         "priority"] == "ERROR"
+
+
+def test_a_message_is_read_one_entry_at_a_time(monkeypatch):
+    # The agent gives the event loop a turn between entries: the first request must come out
+    # before the rest of a long message is parsed.
+    text = "\n".join(f"2026-01-31 10:00:00 ERROR [a] failure {i}" for i in range(200_000))
+    parsed = []
+    original = ingest_requests.iter_payload
+
+    def counting(payload):
+        for entry in original(payload):
+            parsed.append(entry)
+            yield entry
+
+    monkeypatch.setattr(ingest_requests, "iter_payload", counting)
+    requests = ingest_requests.iter_requests(text.encode(), "kafka:t/0/1", LEVELS, "r", 65536)
+    job_id, request = next(requests)
+    assert job_id == request_id("kafka:t/0/1", 0)
+    assert request["log_content"].endswith("failure 0")
+    assert len(parsed) == 1
+
+
+def test_dropped_entries_are_counted_as_they_come():
+    text = "INFO fine\nERROR broken\nDEBUG detail"
+    items = list(ingest_requests.iter_requests(text.encode(), "k", LEVELS, "r", 65536))
+    assert [item is None for item in items] == [True, False, True]
+    assert from_message(text.encode(), "k", LEVELS, "r", 65536)[1] == 2

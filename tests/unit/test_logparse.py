@@ -5,8 +5,9 @@ import random
 import pytest
 
 from bifrost_streams import loggen
-from bifrost_streams.logparse import (keep, normalize_level, normalize_timestamp, parse_entry,
-                                      parse_payload, parse_record, parse_text, split_entries)
+from bifrost_streams.logparse import (iter_entries, keep, normalize_level, normalize_timestamp,
+                                      parse_entry, parse_payload, parse_record, parse_text,
+                                      split_entries)
 
 JAVA_TRACE = """2026-01-31 10:00:00.123 ERROR [order-service] Request failed
 org.springframework.dao.DataAccessResourceFailureException: Unable to acquire JDBC Connection
@@ -201,3 +202,23 @@ def test_generated_logs_split_back_into_their_entries(fmt):
     for entry, (_, _, _, lines) in zip(entries, generated):
         assert entry.text.count("\n") == len(lines) - 1 if fmt == "text" \
             else entry.text == "\n".join(lines)
+
+
+def test_entries_come_out_as_the_lines_are_read():
+    read = []
+
+    def lines():
+        for number in range(1_000_000):
+            read.append(number)
+            yield f"ERROR line {number}" if number % 3 == 0 else "\tat x.Y.z(Y.java:1)"
+
+    entries = iter_entries(lines())
+    assert next(entries) == (1, "ERROR line 0\n\tat x.Y.z(Y.java:1)\n\tat x.Y.z(Y.java:1)")
+    assert len(read) == 4  # the entry's three lines and the one that closes it
+
+
+def test_many_one_line_entries_are_split_like_a_few():
+    lines = [f"ERROR e{i}" for i in range(100_000)]
+    entries = split_entries(lines)
+    assert len(entries) == 100_000
+    assert entries[-1] == (100_000, "ERROR e99999")

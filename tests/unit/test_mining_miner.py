@@ -1,10 +1,13 @@
 import json
+import random
+import time
 from pathlib import Path
 
 import pytest
 
 from bifrost_streams.mining import evaluate
-from bifrost_streams.mining.miner import MinerConfig, TemplateMiner, tokenize
+from bifrost_streams.mining.miner import (OVERFLOW_SERVICE, MinerConfig, TemplateMiner,
+                                          template_id, tokenize)
 
 LINES = [
     "Connection to 10.0.3.17:5432 timed out after 3000ms",
@@ -186,3 +189,101 @@ def test_evaluate_command_runs_on_a_directory_of_the_loghub_layout(tmp_path: Pat
     tiny = next(line for line in out.splitlines() if line.startswith("Tiny"))
     assert tiny.split()[1:6] == ["40", "1.000", "2", "2", "1.00"]
     assert "mean" in out and "target mean grouping accuracy" in out
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _random_line(rng: random.Random) -> str:
+    # Letters only: masking leaves them alone, so nearly every line is a template of its own.
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(6))
+             for _ in range(rng.randint(2, 8))]
+    return "ERROR " + " ".join(words)
+
+
+def test_the_bounds_hold_under_100000_unique_lines():
+    evicted = []
+    clock = Clock()
+    miner = TemplateMiner(MinerConfig(max_templates_per_service=200, max_services=20),
+                          on_evict=evicted.append, clock=clock)
+    rng = random.Random(7)
+    created = 0
+    for i in range(100_000):
+        clock.now = i * 0.001  # 100 s in all: no service is idle long enough to leave
+        created += miner.add(f"svc-{rng.randrange(60)}", _random_line(rng)).is_new
+    services = miner.services()
+    assert len(services) == 21 and OVERFLOW_SERVICE in services  # 20 and the overflow
+    assert all(miner.template_count(name) == 200 for name in services)
+    assert miner.template_count() == 21 * 200
+    # Every template made and not kept was handed to on_evict, once.
+    assert created - len(evicted) == miner.template_count()
+    assert len(set(evicted)) == len(evicted) and not any(miner.holds(t) for t in evicted)
+
+
+def test_the_least_recently_used_template_leaves_first_and_comes_back_with_its_id():
+    evicted = []
+    miner = TemplateMiner(MinerConfig(max_templates_per_service=10), on_evict=evicted.append)
+    lines = [f"ERROR step {word} failed" for word in "abcdefghijklmnop"]
+    first = [miner.add("svc", line) for line in lines[:10]]
+    miner.add("svc", lines[0])  # used again: now the most recent
+    miner.add("svc", lines[10])
+    assert evicted == [first[1].template_id]
+    assert miner.holds(first[0].template_id) and not miner.holds(first[1].template_id)
+    again = miner.add("svc", lines[1])
+    assert again.template_id == first[1].template_id and again.is_new
+    assert miner.template_count("svc") == 10
+
+
+def test_services_beyond_the_bound_share_the_overflow_service_until_one_is_idle():
+    clock = Clock()
+    evicted = []
+    config = MinerConfig(max_services=2, service_idle_seconds=60)
+    miner = TemplateMiner(config, on_evict=evicted.append, clock=clock)
+    a = miner.add("a", "ERROR disk full")
+    miner.add("b", "ERROR disk full")
+    c = miner.add("c", "ERROR disk full")
+    d = miner.add("d", "ERROR disk full")
+    # Deterministic: the overflow service's ids are named by the text like any other.
+    assert c.template_id == d.template_id == template_id(OVERFLOW_SERVICE, c.template)
+    assert c.is_new and not d.is_new
+    assert miner.services() == [OVERFLOW_SERVICE, "a", "b"]
+    clock.now = 30.0
+    miner.add("b", "ERROR disk full")
+    clock.now = 61.0  # "a" idle for 61 s, "b" for 31 s
+    e = miner.add("e", "ERROR disk full")
+    assert e.template_id == template_id("e", e.template) and e.is_new
+    assert miner.services() == [OVERFLOW_SERVICE, "b", "e"]
+    assert evicted == [a.template_id]
+
+
+def test_a_known_line_is_found_at_once_among_12000_templates():
+    """Every template here has the same length and first words: Drain's prefix tree put them
+    all in one leaf and compared each line with all of them. Timing goes to the output only
+    (see `python -m benchmarks.memory` for the figures)."""
+    def line(i: int) -> str:
+        word = "".join("abcdefghijklmnopqrstuvwxyz"[int(d)] for d in f"{i:05d}")
+        return f"ERROR payment worker {word} failed"
+
+    def per_line_ms(miner: TemplateMiner, text: str, rounds: int = 2000) -> float:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            match = miner.add("svc", text)
+        assert not match.is_new
+        return (time.perf_counter() - started) / rounds * 1000
+
+    fresh = TemplateMiner()
+    known = fresh.add("svc", line(0))
+    fresh_ms = per_line_ms(fresh, line(0))
+    full = TemplateMiner()
+    ids = [full.add("svc", line(i)).template_id for i in range(12_000)]
+    assert len(set(ids)) == 12_000 and ids[0] == known.template_id
+    full_ms = per_line_ms(full, line(0))
+    print(f"known line: {fresh_ms:.4f} ms fresh, {full_ms:.4f} ms after 12,000 templates")

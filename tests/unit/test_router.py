@@ -76,7 +76,7 @@ async def test_a_down_provider_falls_back_and_its_breaker_opens():
 
 async def test_a_route_picks_the_first_provider_and_its_model():
     local, cloud = StubProvider("ollama", []), StubProvider("bedrock", [], model="claude")
-    router = ModelRouter([local, cloud])
+    router = ModelRouter([local, cloud], allowed_models={"claude-haiku"})
     chosen = router.route({"source": "cloud", "model": "claude-haiku"})
     result = await router.analyze(PROMPT, deadline(), chosen)
     assert (result.provider, result.model) == ("bedrock", "claude-haiku")
@@ -93,3 +93,20 @@ async def test_a_refusal_for_one_request_does_not_open_the_breaker():
     for _ in range(10):
         await router.analyze(PROMPT, deadline())
     assert router.breaker_states()["ollama"] == "closed"
+
+
+def test_a_request_names_only_an_allowed_or_configured_model():
+    local, cloud = StubProvider("ollama", []), StubProvider("bedrock", [], model="claude")
+    router = ModelRouter([local, cloud, StubProvider("rules", [], model="rules-v1")],
+                         allowed_models={"llama3.1:8b"})
+    assert router.allowed_models == {"llama3.1:8b", "stub-model", "claude"}
+    assert router.route({"model": "llama3.1:8b"}).steps[0] == ("ollama", "llama3.1:8b")
+    assert router.route({"source": "cloud", "model": "stub-model"}).steps[0] == (
+        "bedrock", "stub-model")
+    expensive = router.route({"source": "cloud", "model": "anthropic.claude-3-opus"})
+    assert expensive.steps[0] == ("bedrock", None)
+    assert router.first_model(expensive) == "claude"
+    assert expensive.note["model"] == "anthropic.claude-3-opus"
+    assert ["not allowed" in reason and "BIFROST_ALLOWED_MODELS" in reason
+            for reason in expensive.note["ignored"]] == [True]
+    assert router.route({"model": "rules-v1"}).steps[0] == ("ollama", None)
