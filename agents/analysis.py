@@ -288,7 +288,8 @@ async def _serve(request: AnalysisRequest, step: Optional[Prepared]) -> Analysis
         return failed(request, failure.code, failure.message, extra)
     except Exception as exc:  # a bug must not stop the stream: fail this job, keep going
         log.exception("job_crashed")
-        message = f"{type(exc).__name__}: {exc}"
+        # The exception's text may quote the log or a host: it stays in the (redacted) log.
+        message = f"internal error ({type(exc).__name__}); the worker's log has the details"
         await publish_job_dlq(request, codes.INTERNAL_ERROR, message)
         return failed(request, codes.INTERNAL_ERROR, message, extra)
 

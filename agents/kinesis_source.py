@@ -34,6 +34,7 @@ from botocore.config import Config
 from bifrost_streams.app import app, settings
 from bifrost_streams.ingest_requests import envelope
 from bifrost_streams.kinesis import Forwarded, KinesisSource
+from bifrost_streams.safe_messages import shown_url
 from tables import kinesis_checkpoints
 
 log = structlog.get_logger("bifrost.kinesis_source")
@@ -83,7 +84,7 @@ async def _start() -> None:
     await _stop()
     stream = settings.kinesis_stream_name
     owned = kinesis_checkpoints.owned_partitions()
-    log.info("kinesis_source_starting", stream=stream, endpoint=settings.kinesis_endpoint_url,
+    log.info("kinesis_source_starting", stream=stream, endpoint=shown_url(settings.kinesis_endpoint_url),
              partitions=sorted(owned))
     if not owned:
         return

@@ -309,7 +309,9 @@ def bifrost_worker(bootstrap: str, ollama: FakeOllama, work: Path, name: str,
         "BIFROST_OLLAMA_MODEL": ollama.model, "BIFROST_WEB_PORT": str(free_port()),
         "BIFROST_WEB_HOST": "127.0.0.1", "BIFROST_DATA_DIR": str(work / f"{name}-data-{index}"),
         "BIFROST_TABLE_STORE": "rocksdb://", "BIFROST_LOG_LEVEL": "warning",
-        "BIFROST_DATABASE_URL": None, "HEIMDALL_DATABASE_URL": None}
+        "BIFROST_DATABASE_URL": None, "HEIMDALL_DATABASE_URL": None,
+        # The fresh path asks the model for thousands of new templates a minute on purpose.
+        "BIFROST_MODEL_BUDGET_PER_MINUTE": "0"}
     if code is not None:
         env["PYTHONPATH"] = code
     return Worker(env, work, f"{name}-{index}")

@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional
 
 import yaml
 
+from .safe_messages import shown_url
+
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
@@ -108,7 +110,8 @@ def _postgres_url(value: Any) -> Optional[str]:
 def _http_url(value: Any) -> str:
     text = _text(value).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", text):
-        raise ValueError(f"must be an http(s):// URL, got {text!r}")
+        # A URL's user-info is a credential: the message shows the rest only.
+        raise ValueError(f"must be an http(s):// URL, got {shown_url(text)!r}")
     return text
 
 

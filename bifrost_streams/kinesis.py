@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
 from .kinesis_records import as_text, payloads
+from .safe_messages import failure_kind
 
 log = structlog.get_logger("bifrost.kinesis")
 
@@ -131,7 +132,8 @@ class KinesisSource:
         try:
             shard_ids = await self._list_shards(client)
         except (BotoCoreError, ClientError) as exc:
-            log.warning("kinesis_list_shards_failed", stream=self.stream, error=str(exc))
+            log.warning("kinesis_list_shards_failed", stream=self.stream,
+                        error=failure_kind(exc))
             return
         for shard_id in shard_ids:
             running = self._readers.get(shard_id)
@@ -182,7 +184,7 @@ class KinesisSource:
                 delay = RETRY_BACKOFF[min(failures, len(RETRY_BACKOFF) - 1)]
                 failures += 1
                 log.warning("kinesis_read_failed", stream=self.stream, shard=shard_id,
-                            error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                            error=failure_kind(exc), retry_in=delay)
                 await self._pause(delay)
                 continue
             metrics.KINESIS_BEHIND.labels(shard_id).set(behind)

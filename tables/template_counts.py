@@ -38,6 +38,10 @@ counts = app.Table("template-counts", default=None, key_type=str, value_type=int
                    help="partition|window|start|severity|template id -> occurrences")
 _totals: Dict[str, int] = {}  # the keys counted since start-up, flushed or not
 _dirty: Set[str] = set()
+# A key a template and window: a stream of unique lines would add keys for hours before they
+# expire. Past the cap, templates without a key of their own in a window share this one, so
+# their counts stay, summed, and a storm of distinct lines still shows (and alerts) as one.
+OVERFLOW_TEMPLATE = "_overflow:distinct templates past the cap"
 
 
 def _key(partition: int, window: str, start: int, severity: str, template_id: str) -> str:
@@ -68,11 +72,16 @@ def count(template_id: str, severity: str) -> Dict[str, int]:
     now = time.time()
     running = {}
     for window in WINDOWS:
-        key = _key(message.partition, window, window_start(message.timestamp, window, now),
-                   severity, template_id)
+        start = window_start(message.timestamp, window, now)
+        key = _key(message.partition, window, start, severity, template_id)
         total = _totals.get(key)
         if total is None:
-            total = counts.get(key) or 0  # counted before a restart
+            total = counts.get(key)  # counted before a restart
+        if total is None and len(_totals) >= settings.max_templates:
+            key = _key(message.partition, window, start, severity, OVERFLOW_TEMPLATE)
+            total = _totals.get(key)
+        if total is None:
+            total = 0
         _totals[key] = running[window] = total + 1
         _dirty.add(key)
     return running

@@ -140,8 +140,7 @@ async def test_hostile_messages_get_one_outcome_each_and_do_not_slow_the_others(
     env = {**pipeline_env, "BIFROST_INGESTION_TOPIC": f"logs.ingestion.{uuid.uuid4().hex[:8]}"}
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     worker = worker_factory(BIFROST_MAX_REQUEST_BYTES=str(MAX_BYTES), BIFROST_LOG_LEVEL="info",
-                            BIFROST_INGESTION_TOPIC=env["BIFROST_INGESTION_TOPIC"],
-                            BIFROST_MODEL_BUDGET_PER_MINUTE="0").start().wait_ready()
+                            BIFROST_INGESTION_TOPIC=env["BIFROST_INGESTION_TOPIC"]).start().wait_ready()
     rng = random.Random(15)
     outcomes = await Outcomes(bootstrap, [env["BIFROST_RESULT_TOPIC"],
                                           env["BIFROST_DLQ_TOPIC"]]).start()

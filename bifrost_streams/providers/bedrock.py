@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ..redaction import Rule, redact
+from ..safe_messages import failure_kind
 from .answer import parse_answer
 from .base import Answer, Prompt, ProviderError, remaining_seconds
 
@@ -119,7 +120,8 @@ class BedrockProvider:
         except NoCredentialsError:
             raise ProviderError("bedrock: no AWS credentials found", transient=False) from None
         except (BotoCoreError, OSError) as exc:
-            raise ProviderError(f"bedrock unreachable: {exc}", transient=True) from None
+            raise ProviderError(f"bedrock unreachable ({failure_kind(exc)})",
+                                transient=True) from None
         parsed = parse_answer(reply_text(response))
         usage = response.get("usage", {})
         latency = response.get("metrics", {}).get("latencyMs")

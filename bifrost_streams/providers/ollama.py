@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 import httpx
 import ollama
 
+from ..safe_messages import failure_kind, shown_url
 from .answer import parse_answer
 from .base import Answer, Prompt, ProviderError, remaining_seconds
 
@@ -39,11 +40,13 @@ class OllamaProvider:
                                 transient=True) from None
         except ollama.ResponseError as exc:
             # 404: the model is not pulled; 4xx will not heal by retrying, 5xx may.
-            raise ProviderError(f"ollama answered {exc.status_code}: {exc.error}",
+            raise ProviderError(f"ollama answered {exc.status_code}: {str(exc.error)[:200]}",
                                 transient=exc.status_code >= 500,
                                 answered=400 <= exc.status_code < 500) from None
         except (httpx.TransportError, ConnectionError, OSError) as exc:
-            raise ProviderError(f"ollama unreachable at {self.url}: {exc!r}",
+            # The URL may carry user-info and the error text the host: neither is shown.
+            raise ProviderError(f"ollama unreachable at {shown_url(self.url)} "
+                                f"({failure_kind(exc)})",
                                 transient=True) from None
         parsed = parse_answer(response.message.content or "")
         return Answer(

@@ -65,3 +65,18 @@ def test_a_future_window_restored_from_the_changelog_is_not_shown_and_expires(co
     start, ranked = template_counts.top("1m", 10)
     assert start <= time.time() and [t for (_, t, _), _ in ranked] == ["svc:now"]
     assert template_counts._finished(future, time.time())
+
+
+def test_past_the_key_cap_new_templates_share_one_overflow_count(counting, monkeypatch):
+    import dataclasses
+    monkeypatch.setattr(template_counts, "settings",
+                        dataclasses.replace(template_counts.settings, max_templates=100))
+    for index in range(50):  # two keys each: a minute and an hour
+        template_counts.count(f"svc:t{index}", "ERROR")
+    assert template_counts.count("svc:t0", "ERROR") == {"1m": 2, "1h": 2}  # known: its own
+    assert template_counts.count("svc:new-1", "ERROR") == {"1m": 1, "1h": 1}
+    assert template_counts.count("svc:new-2", "ERROR") == {"1m": 2, "1h": 2}  # shared
+    template_counts.count("svc:new-3", "ERROR")
+    assert len(template_counts._totals) == 102
+    _, ranked = template_counts.top("1m", 1)
+    assert ranked[0][0][1] == template_counts.OVERFLOW_TEMPLATE
