@@ -51,18 +51,6 @@ def random_line(rng: random.Random) -> str:
     return f"ERROR request failed: {' '.join(words)}"
 
 
-class _Message:
-    topic = "analysis.request"
-
-    def __init__(self, partition: int) -> None:
-        self.partition = partition
-
-
-class _Event:
-    def __init__(self, partition: int) -> None:
-        self.message = _Message(partition)
-
-
 def _child(bounded: bool, lines: int) -> Dict[str, Any]:
     # As the unit tests import the app: no broker, tables in memory.
     os.environ.update(KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", BIFROST_TABLE_STORE="memory://",
@@ -74,6 +62,7 @@ def _child(bounded: bool, lines: int) -> Dict[str, Any]:
     from bifrost_streams.mining.miner import MinerConfig, TemplateMiner
     from bifrost_streams.records import DlqEvent
     from tables import changelog, dead_letters, templates
+    from tests.support.events import FakeEvent
 
     def dropped(partition, key, value, **_):
         return SimpleNamespace(message=SimpleNamespace(partition=partition or 0))
@@ -87,7 +76,7 @@ def _child(bounded: bool, lines: int) -> Dict[str, Any]:
 
     rng = random.Random(20261207)
     texts = [random_line(rng) for _ in range(lines)]
-    events = [_Event(p) for p in range(PARTITIONS)]
+    events = [FakeEvent(p) for p in range(PARTITIONS)]
     started = vm_rss_bytes()
 
     def classify(first: int, last: int) -> None:

@@ -87,9 +87,9 @@ class BifrostApp(faust.App):
         internal = [settings.jobs_topic] + [t.changelog_topic.get_topic_name()
                                             for t in self.tables.values()]
         external = [settings.request_topic, settings.result_topic, settings.dlq_topic]
-        # Ingestion (issue 6): agents/ingestion.py always reads it, whoever writes it.
+        # Ingestion: agents/ingestion.py always reads it, whoever writes it.
         external.append(settings.ingestion_topic)
-        # Alerts (issue 6): outcomes.py writes it, agents/alerts.py reads it.
+        # Alerts: outcomes.py writes it, agents/alerts.py reads it.
         external.append(settings.alert_topic)
         existing = await existing_partitions(bootstrap, external + internal)
         try:

@@ -1,6 +1,6 @@
 """Settings: read once at start-up from the environment and an optional bifrost.yaml.
 
-Every setting has one environment variable and one path in bifrost.yaml (the keys seed 000's
+Every setting has one environment variable and one path in bifrost.yaml (the keys Heimdall's
 users already have). The environment wins. A bad value raises ConfigError naming both.
 """
 from __future__ import annotations
@@ -229,7 +229,7 @@ def _secret(value: Any) -> Optional[str]:
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
         raise ValueError("must be a non-empty string without whitespace")
     return value
-# Alerts (issue 6)
+# Alerts
 SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -322,7 +322,7 @@ OPTIONS: Mapping[str, Option] = {
                                  ""),
     "log_level": Option("BIFROST_LOG_LEVEL", "log_level",
                         _one_of("debug", "info", "warning", "error"), "info"),
-    # Operations (issue 5)
+    # Operations
     "admin_token": Option("BIFROST_ADMIN_TOKEN", "web.admin_token", _admin_token, None),
     "redrive_max_attempts": Option("BIFROST_REDRIVE_MAX_ATTEMPTS", "dlq.max_redrives",
                                    _int_between(1, 100), 3),
@@ -332,7 +332,7 @@ OPTIONS: Mapping[str, Option] = {
                                   lambda v: None if v in (None, "") else _seconds(v), None),
     "advertised_url": Option("BIFROST_ADVERTISED_URL", "web.advertised_url",
                              lambda v: None if v in (None, "") else _http_url(v), None),
-    # Ingestion (issue 6)
+    # Ingestion
     "ingestion_topic": Option("BIFROST_INGESTION_TOPIC", "kafka.topics.logs_ingestion", _topic,
                               "logs.ingestion"),
     "ingest_levels": Option("BIFROST_INGEST_LEVELS", "ingestion.levels", _levels,
@@ -346,7 +346,7 @@ OPTIONS: Mapping[str, Option] = {
                                 None),
     "aws_secret_access_key": Option("AWS_SECRET_ACCESS_KEY", "kinesis.aws_secret_access_key",
                                     _secret, None),
-    # Alerts (issue 6)
+    # Alerts
     "alert_topic": Option("BIFROST_ALERT_TOPIC", "kafka.topics.notification_alert", _topic,
                           "notification.alert"),
     "slack_webhook_url": Option("SLACK_WEBHOOK_URL", "alerts.slack_webhook_url", _webhook_url,
@@ -424,7 +424,7 @@ class Settings:
     redrive_per_minute: int
     job_timeout_seconds: Optional[float]
     advertised_url: Optional[str]
-    # Ingestion (issue 6)
+    # Ingestion
     ingestion_topic: str
     ingest_levels: FrozenSet[str]
     kinesis_stream_name: Optional[str]
@@ -433,7 +433,7 @@ class Settings:
     # Never printed: a Settings repr may end up in a log line.
     aws_access_key_id: Optional[str] = field(repr=False)
     aws_secret_access_key: Optional[str] = field(repr=False)
-    # Alerts (issue 6)
+    # Alerts
     alert_topic: str
     slack_webhook_url: Optional[str] = field(repr=False)  # a credential: never printed
     throttle_max_per_minute: int

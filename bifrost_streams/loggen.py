@@ -1,4 +1,4 @@
-"""bifrost-loggen: realistic mixed-level application logs for demos (seed 004's log-generator).
+"""bifrost-loggen: realistic mixed-level application logs for demos.
 
     bifrost-loggen [--rate 5] [--count N] [--output FILE] [--format text|json] [--seed N]
 

@@ -29,7 +29,7 @@ MODEL_BUDGET_REFUSED = Counter(
     "bifrost_model_budget_refused_total",
     "model calls refused by the service's BIFROST_MODEL_BUDGET_PER_MINUTE, by what answered "
     "instead: rules (the rules provider) or failed", ["outcome"])
-# Ingestion (issue 6)
+# Ingestion
 INGESTED = Counter("bifrost_ingested_entries_total",
                    "log entries read from logs.ingestion: kept (a request) or filtered by level",
                    ["outcome"])
@@ -37,7 +37,7 @@ KINESIS_RECORDS = Counter("bifrost_kinesis_records_total",
                           "Kinesis records forwarded to logs.ingestion and checkpointed")
 KINESIS_BEHIND = Gauge("bifrost_kinesis_millis_behind_latest",
                        "how far this worker's read of a shard is behind its tip", ["shard"])
-# Alerts (issue 6)
+# Alerts
 ALERTS = Counter("bifrost_alerts_total",
                  "alerts by fate: sent alone, held by the throttle, digested (sent inside a "
                  "digest), logged (no webhook), failed (refused by Slack), duplicate",

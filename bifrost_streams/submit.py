@@ -1,11 +1,11 @@
-"""bifrost-submit: analyse log files or directories (seed 001's `bifrost batch ./logs`).
+"""bifrost-submit: analyse log files or directories.
 
     bifrost-submit PATH... [--wait] [--timeout 300] [--levels ERROR,WARN,FATAL | --all]
 
 Files are split into entries (a stack trace stays with the line that starts it; see
 bifrost_streams/logparse.py) and each entry at a kept level becomes one inline request on the
-request topic. Kept by default: BIFROST_INGEST_LEVELS (ERROR, WARN, FATAL), as the seed's
-batch analyses error entries; `--all` also sends entries at other levels or with none.
+request topic. Kept by default: BIFROST_INGEST_LEVELS (ERROR, WARN, FATAL), since a batch
+analysis is of error entries; `--all` also sends entries at other levels or with none.
 Directories are walked recursively (hidden and binary files skipped; `.gz` files are read
 inflated).
 

@@ -1,4 +1,4 @@
-"""A circuit breaker per provider (seed 003: over 50% failures opens it; 60 s later it
+"""A circuit breaker per provider (over 50% failures opens it; 60 s later it
 half-opens for a trial call; a trial success closes it, a trial failure opens it again).
 
 While open, calls are refused at once, so requests go straight to the next provider instead

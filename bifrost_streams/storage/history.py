@@ -1,4 +1,4 @@
-"""Reads bifrost_analyses back for the history views: seed 001's /history and /metrics.
+"""Reads bifrost_analyses back for the history views (/analyses and /analyses/stats).
 
 Query-string values are parsed here, not in the views, so every rule is unit-testable without
 a server; a bad value raises ParameterError naming its parameter. Values reach SQL only as

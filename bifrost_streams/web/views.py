@@ -1,4 +1,4 @@
-"""Web views: /status (successor of seed 000's /api/v1/heimdall/status), /metrics, /health.
+"""Web views: /status (successor of Heimdall's /api/v1/heimdall/status), /metrics, /health.
 
 /health and /metrics answer without a token (probes and Prometheus); /status needs the read
 token when one is set (web/access.py), and shows URLs without their user-info.

@@ -14,6 +14,7 @@ from bifrost_streams.topics import key_partition
 from bifrost_streams.providers.router import ModelRouter
 from tables import dead_letters, job_ids, jobs, results, template_counts, templates
 from tests.contract import check_dlq, check_result
+from tests.support.events import FakeEvent
 from tests.support.stub_provider import StubProvider
 
 JOB = {"schema_version": 1, "job_id": "3f0c6a52-5d1e-4a57-9a0e-6f2f6f1d2b11",
@@ -293,18 +294,8 @@ async def test_a_high_result_raises_one_alert_keyed_by_the_webhook(outbox, model
     assert first["link"].endswith(f"/jobs/{REQ_1}")
 
 
-class _Message:
-    def __init__(self, partition):
-        self.partition, self.refcount, self.timestamp = partition, 1, 0.0
-        self.topic = analysis.jobs_topic.get_topic_name()
-
-    def incref(self):
-        self.refcount += 1
-
-
-class _Event:
-    def __init__(self, partition):
-        self.message = _Message(partition)
+def _event(partition):
+    return FakeEvent(partition, analysis.jobs_topic.get_topic_name())
 
 
 class _Stream:
@@ -321,7 +312,7 @@ async def test_a_batch_cut_short_leaves_its_events_unacknowledged(outbox, model,
     of jobs whose results were not published from being committed."""
     from bifrost_streams.batching import hold
     request = _request(INLINE)
-    event, stream = _Event(key_partition(request.idempotency_key, app.conf.topic_partitions)), \
+    event, stream = _event(key_partition(request.idempotency_key, app.conf.topic_partitions)), \
         _Stream()
     await analysis.analyse_batch(stream, [])  # nothing to do, nothing acknowledged
     async with analysis.analyze.test_context():
@@ -333,7 +324,7 @@ async def test_a_batch_cut_short_leaves_its_events_unacknowledged(outbox, model,
     async def broken(*_args):
         raise RuntimeError("producer stopped")
     monkeypatch.setattr(analysis, "_publish", broken)
-    again = _Event(event.message.partition)
+    again = _event(event.message.partition)
     async with analysis.analyze.test_context():
         hold([again])
         with pytest.raises(RuntimeError):

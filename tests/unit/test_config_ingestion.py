@@ -1,4 +1,4 @@
-"""The ingestion settings (issue 6): names as seed 004's .env has them, validation by key."""
+"""The ingestion settings: names as the log pipeline's .env has them, validation by key."""
 import pytest
 
 from bifrost_streams.config import ConfigError, load

@@ -11,20 +11,9 @@ import pytest
 from bifrost_streams.batching import set_current_event
 from bifrost_streams.records import DlqEvent
 from tables import changelog, dead_letters
+from tests.support.events import FakeEvent
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
-
-
-class _Message:
-    topic = "analysis.request"
-
-    def __init__(self, partition: int) -> None:
-        self.partition = partition
-
-
-class _Event:
-    def __init__(self, partition: int) -> None:
-        self.message = _Message(partition)
 
 
 @pytest.fixture
@@ -58,7 +47,7 @@ def _event(job_id, payload, offset=7, partition=0):
 
 
 def _record(event, partition=0):
-    current = _Event(partition)  # kept alive: the current event is held by a weak reference
+    current = FakeEvent(partition)  # kept alive: the current event is held by a weak reference
     set_current_event(current)
     dead_letters.record(event)
 
