@@ -2,14 +2,19 @@
 # packages named in scripts/setup.sh).
 PY := .venv/bin/python
 
-.PHONY: run test unit integration bench bench-compare eval kafka-up kafka-down postgres-up postgres-down clean
+.PHONY: run test check unit integration bench bench-compare eval kafka-up kafka-down postgres-up postgres-down clean
 
 run: .venv/.installed          ## the worker, with the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set
 	.venv/bin/bifrost-worker
 
-test:                          ## every test: unit, then integration on Apache Kafka + PostgreSQL
+test:                          ## every test: lint and types, unit, then integration on Apache Kafka + PostgreSQL
 	bash scripts/setup.sh all
+	$(MAKE) --no-print-directory check
 	$(PY) -m pytest -q
+
+check:                         ## lint (ruff: pyflakes and pycodestyle rules) and types of the pure cores (mypy)
+	$(PY) -m ruff check --select E,F,W --line-length 100 bifrost_streams agents tables tests benchmarks
+	$(PY) -m mypy bifrost_streams/providers bifrost_streams/mining bifrost_streams/alerts 		bifrost_streams/redaction bifrost_streams/bounds.py bifrost_streams/model_budget.py
 
 unit: .venv/.installed
 	$(PY) -m pytest -q -m "not integration"

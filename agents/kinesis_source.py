@@ -84,7 +84,8 @@ async def _start() -> None:
     await _stop()
     stream = settings.kinesis_stream_name
     owned = kinesis_checkpoints.owned_partitions()
-    log.info("kinesis_source_starting", stream=stream, endpoint=shown_url(settings.kinesis_endpoint_url),
+    log.info("kinesis_source_starting", stream=stream,
+             endpoint=shown_url(settings.kinesis_endpoint_url),
              partitions=sorted(owned))
     if not owned:
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, cast
 
 import structlog
 
@@ -104,6 +104,7 @@ class Dispatcher:
     async def _deliver(self, alerts: List[Alert], new_in: Optional[int]) -> None:
         """Send one alert alone or several as a digest. `new_in`: the partition of a new
         alert's event (None: the alerts were held already)."""
+        webhook = cast(SlackWebhook, self.webhook)  # the callers return early without one
         self.throttle.record(self.clock())
         if len(alerts) == 1:
             message = alert_message(alerts[0], self.rules)
@@ -111,18 +112,18 @@ class Dispatcher:
             message = digest_message(fold(alerts), self.throttle.limit, self.throttle.window,
                                      self.rules)
         try:
-            await self.webhook.post(message)
+            await webhook.post(message)
         except SlackUnavailable as exc:
             if exc.retry_after is not None:
                 self.throttle.pause_until(self.clock() + exc.retry_after)
-            log.warning("alerts_deferred", webhook=self.webhook.key, alerts=len(alerts),
+            log.warning("alerts_deferred", webhook=webhook.key, alerts=len(alerts),
                         answer=str(exc), retry_after_s=exc.retry_after)
             if new_in is not None:
                 self._hold(new_in, alerts[0])
             return
         except SlackRejected as exc:
             metrics.ALERTS.labels("failed").inc(len(alerts))
-            log.error("alerts_refused", webhook=self.webhook.key, answer=str(exc),
+            log.error("alerts_refused", webhook=webhook.key, answer=str(exc),
                       count=len(alerts), alerts=[_brief(alert) for alert in alerts[:20]])
             if new_in is None:
                 self.store.release(alerts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable, List, Tuple
+from typing import Callable, List, Tuple, cast
 
 # A rule is (placeholder, pattern, guard): the pattern only runs when the guard holds.
 Rule = Tuple[str, "re.Pattern[str]", Callable[[str], bool]]
@@ -159,15 +159,16 @@ def mask_value(chunk: str) -> str:
         return "<NUM>"
     whole = _WHOLE.fullmatch(chunk)
     if whole is not None:
-        return _WHOLE_PLACEHOLDER[whole.lastgroup]
+        return _WHOLE_PLACEHOLDER[cast(str, whole.lastgroup)]
     # "blk_-42", "/10.0.0.1:80", "core.114": a word part, a separator and one whole value.
-    start = _FIRST_DIGIT.search(chunk).start()
+    digit = _FIRST_DIGIT.search(chunk)
+    start = digit.start() if digit is not None else 0
     if start and chunk[start - 1] in "-+":
         start -= 1
     if start and not chunk[start - 1].isalnum():
         whole = _WHOLE.fullmatch(chunk, start)
         if whole is not None:
-            return chunk[:start] + _WHOLE_PLACEHOLDER[whole.lastgroup]
+            return chunk[:start] + _WHOLE_PLACEHOLDER[cast(str, whole.lastgroup)]
     for placeholder, pattern, guard in VALUE_RULES:
         if guard(chunk):
             chunk = pattern.sub(placeholder, chunk)
@@ -175,7 +176,9 @@ def mask_value(chunk: str) -> str:
     # value. Left apart, the separators would split it into a number of tokens that depends on
     # the value, and the same event would fall into several templates.
     if _VALUES_ONLY.fullmatch(chunk):
-        return _PLACEHOLDER.match(chunk).group()
+        first = _PLACEHOLDER.match(chunk)
+        if first is not None:
+            return first.group()
     return chunk
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, cast
 
 from bifrost_streams.mining.masking import mask
 
@@ -173,7 +173,8 @@ def _parse_go(lines: Sequence[str]) -> Optional[StackTrace]:
     if panic_at is None or routine_at is None or routine_at < panic_at:
         return None
     # mask() folds the blanks left around it.
-    message = _GO_PANIC.match(lines[panic_at]).group(1).replace("[recovered]", " ").strip()
+    panic = cast(re.Match, _GO_PANIC.match(lines[panic_at]))  # matched just above
+    message = panic.group(1).replace("[recovered]", " ").strip()
     frames: List[str] = []
     body = lines[routine_at + 1:]
     # Only the first goroutine is the one that panicked; the others are bystanders. A frame is

@@ -107,7 +107,8 @@ class BedrockProvider:
                 inferenceConfig={"maxTokens": MAX_TOKENS, "temperature": 0.0},
             ), timeout=min(remaining, self.timeout))
         except asyncio.TimeoutError:
-            raise ProviderError(f"bedrock did not answer within {min(remaining, self.timeout):.1f}s",
+            waited = min(remaining, self.timeout)
+            raise ProviderError(f"bedrock did not answer within {waited:.1f}s",
                                 transient=True) from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")

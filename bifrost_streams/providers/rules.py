@@ -126,7 +126,7 @@ class RulesProvider:
         started = time.perf_counter()
         signature = match(prompt.log)
         if signature is None:
-            fields = dict(
+            fields: Dict[str, Any] = dict(
                 summary="An error the rule set does not recognise.",
                 root_cause="Unknown: no model was available to analyse this log.",
                 recommendation="Read the log and its neighbours; retry the analysis when the "

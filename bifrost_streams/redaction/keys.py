@@ -10,7 +10,7 @@ possessive or bounded: the scan is linear in the text.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Tuple, cast
 
 from .validators import is_placeholder, looks_random, name_strength
 
@@ -21,8 +21,9 @@ _STEMS = (r"p(?:ass|w|in)|s(?:ecret|ession|essid|ig|sn)|t(?:oken)|c(?:red|ookie|
           r"주민|등록번호|계좌|카드번호|여권|면허|보안코드|인증")
 # Lower-case substrings of which one must be in a text for the key rule to run at all.
 KEYWORDS = ("pass", "pw", "pin", "secret", "session", "sessid", "sig", "ssn", "token", "cred",
-            "cookie", "cvv", "cvc", "auth", "key", "jwt", "bearer", "otp", "비밀", "비번", "패스워드",
-            "암호", "키", "토큰", "세션", "쿠키", "주민", "등록번호", "계좌", "카드번호", "여권", "면허",
+            "cookie", "cvv", "cvc", "auth", "key", "jwt", "bearer", "otp",
+            "비밀", "비번", "패스워드", "암호", "키", "토큰", "세션", "쿠키",
+            "주민", "등록번호", "계좌", "카드번호", "여권", "면허",
             "보안코드", "인증")
 
 _AFTER_STEM = (r"(?P<rest>[\w.\-]{0,40}+)(?P<close>\\{0,3}+[\"'])?+"
@@ -59,7 +60,8 @@ def find(text: str, lowered: str) -> List[Tuple[int, int]]:
         start = stem
         if stem and (text[stem - 1].isalnum() or text[stem - 1] in "_.-"):
             # The name begins before its stem (DB_PASSWORD, clientSecret): read it backwards.
-            start -= name_before(text[max(0, stem - 40):stem][::-1]).end()
+            # The pattern matches the empty string too: there is always a match.
+            start -= cast(re.Match, name_before(text[max(0, stem - 40):stem][::-1])).end()
         name = text[start:name_end]
         strength = strength_of(name)
         if strength is None:
@@ -70,7 +72,7 @@ def find(text: str, lowered: str) -> List[Tuple[int, int]]:
         # Key names inside this value are not looked for again: each character is read by a
         # bounded number of matches, whatever the text repeats.
         pos = value.end()
-        group = value.lastgroup  # each form of a value is one named group
+        group = cast(str, value.lastgroup)  # each form of a value is one named group
         if group == "ref":
             continue  # a reference to a secret (${DB_PASSWORD}), not the secret
         secret = value.group(group)

@@ -1,4 +1,5 @@
-"""The alert settings: names from the log pipeline's .env, defaults, and a webhook URL kept secret."""
+"""The alert settings: names from the log pipeline's .env, defaults, and a webhook URL kept
+secret."""
 from __future__ import annotations
 
 import pytest
