@@ -1,47 +1,15 @@
 """Faust's Kafka transport with the commit rules this service relies on.
 
-Faust commits a partition up to the first event not yet acknowledged. Our agents acknowledge
-out of order (a job waiting for a model holds its event while later ones are answered), and
-faust-streaming 0.15.3's bookkeeping then loses or stalls work in four ways, each seen here:
+Our agents acknowledge out of order (a job waiting for a model holds its event while later
+ones are answered), which faust-streaming 0.15.3's bookkeeping gets wrong. The rules here,
+step by step, are in docs/architecture.md ("Delivery rules"); the reasons in docs/decisions/.
 
-- it commits past unacknowledged events at the head of a partition: past one after any
-  commit (its head check is off by one), past any number before the first commit (its
-  committed offset starts unknown);
-- it counts the acknowledgement of an event its stream skipped unprocessed while the flow was
-  stopped (during recovery), although it then seeks back to deliver that event again: the
-  commit could pass it before the second delivery;
-- an event fetched before a rebalance and acknowledged after it counts for the new
-  generation, although the partition is then read again from its committed offset;
-- it needs an acknowledgement for every offset, and learns of offsets that are never
-  delivered (transaction markers, records of aborted transactions) only from jumps in what
-  it fetches: after a restart behind an aborted transaction it never committed again.
-
-Here a commit goes past the highest offset processed in this generation, but never past an
-offset fetched in this generation and not yet processed.
-
-That rule needs every fetched event to reach its stream, and Faust lost events between the
-fetch and the stream in three ways, each seen here (the restart tests lost up to 36 of 300
-requests, committed past and never answered):
-
-- resuming flow emptied the streams' queues (FlowControl below);
-- records of a partition paused while its fetch was under way were dropped after aiokafka
-  had moved past them (Consumer._getmany);
-- stream partitions were fetched before their seek to the committed offsets, from wherever
-  aiokafka stood (Consumer.resume_partitions).
-
-At least once (the default): Faust flushes the producer before it commits, but aiokafka's
-flush does not report failed deliveries. An output that failed stops the worker before the
-next commit, so the events it came from are delivered again.
-
-Exactly once (BIFROST_PROCESSING_GUARANTEE=exactly_once): the outputs of an event (results,
-DLQ events, forwards, alerts, requests from logs.ingestion) wait in the outbox and are sent
-in the Kafka transaction that commits that event's offset, by the transactional producer of
-its source partition. So a transaction holds exactly the outputs of the events whose offsets
-it commits: a crash aborts both, and a redelivered event's outputs were never visible. Faust
-routes a transactional send by its destination partition, which is another partition's
-transaction for everything not keyed like its source; its own sends (table changelogs) stay
-outside transactions here. The jobs table's entry is durable before its result is held, as in
-at-least-once mode, so a redelivered event finds it and re-publishes the same result.
+- A commit goes past the highest offset processed in this generation, never past an offset
+  fetched in this generation and not yet processed (0002).
+- Every fetched event reaches its stream, which that rule needs (0004).
+- At least once: an output whose delivery failed stops the worker before the next commit.
+- Exactly once: an event's outputs wait in the outbox and go out in the transaction that
+  commits its offset, through its source partition's transactional producer (0002, 0003).
 """
 from __future__ import annotations
 
@@ -57,10 +25,8 @@ from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
 
-# Faust's compiled stream iterator acknowledges an event of a plain `async for` loop by
-# writing the consumer's bookkeeping itself, past Consumer.ack below: such an event stayed
-# "fetched, not processed" for good and its partition was never committed again (the alerts
-# agent's). Its Python twin calls Consumer.ack, so every acknowledgement follows one rule.
+# The compiled stream iterator acknowledges past Consumer.ack; its Python twin goes through
+# it. See docs/decisions/0004-every-fetched-event-reaches-its-stream.md.
 faust_streams._CStreamIterator = None
 
 
@@ -90,11 +56,8 @@ class Outbox:
             key: Optional[bytes], value: bytes, headers: Any = None) -> bool:
         """Hold an output of `message`; False when it is a copy whose outputs exist already.
 
-        Faust can deliver a message twice: once of an earlier generation (the outbox was
-        emptied at the rebalance and the message is read again), and within a generation
-        when recovery seeks its partitions back to the committed offsets. The first copy to
-        produce outputs wins; an offset below the committed one had its outputs committed
-        with it."""
+        A message can arrive twice (after a rebalance, or a recovery seek): the first copy to
+        produce outputs wins; below the committed offset its outputs are committed already."""
         tp, offset = message.tp, message.offset
         done = max(committed or 0, self._taken.get(tp, 0))
         if message.generation_id != generation or offset < done:
@@ -145,11 +108,8 @@ outbox = Outbox()
 deliveries = Deliveries()
 
 
-# How long the broker may hold a fetch that finds nothing new. Faust asks for 1.5 s. With one
-# broker, aiokafka sends one fetch at a time for all partitions on it, and a partition that
-# becomes fetchable meanwhile (its buffered records just taken) waits for that fetch to end.
-# With two workers, requests were seen waiting up to about 1.5 s before reaching the agent;
-# 100 ms shortened those waits, though it did not remove them all.
+# How long the broker may hold an empty fetch (Faust: 1.5 s); a partition freed meanwhile
+# waits for it. See docs/decisions/0006-empty-fetch-waits-100-ms.md.
 FETCH_MAX_WAIT_MS = 100
 
 
@@ -160,23 +120,15 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
     async def _highwaters(self, partitions: List[TP]) -> Mapping[TP, int]:
-        # Asked of the broker (for read_committed: the last stable offsets). Exactly once,
-        # Faust read aiokafka's cached last stable offset, unknown before a partition's first
-        # fetch, and recovery then refused a standby's table as inconsistent (ConsistencyError,
-        # "persisted offset 15 > highwater -1") and stopped the worker.
+        # From the broker (read_committed: the last stable offsets), not aiokafka's cache.
+        # See docs/decisions/0003-exactly-once-reads-last-stable-offsets.md.
         return await self._ensure_consumer().end_offsets(partitions)
 
 
 class FlowControl(FlowControlEvent):
-    """Faust's flow control, except that resuming keeps what the streams' queues hold.
-
-    Faust empties every stream's queue when flow resumes and counts on its seek to the
-    committed offsets to fetch those events again. But recovery seeks before it resumes, and
-    the fetcher goes on delivering the rest of the batch it holds, past what the seek would
-    fetch again: the events then emptied from the queues were never delivered (a restart on
-    a fresh data directory lost 33 requests of 5,000 this way). Kept, they are processed; an
-    event of an earlier generation is skipped by its stream, and a copy fetched again after
-    a seek is answered from the jobs table."""
+    """Faust's flow control, except that resuming keeps what the streams' queues hold:
+    emptied, those events were never fetched again.
+    See docs/decisions/0004-every-fetched-event-reaches-its-stream.md."""
 
     def clear(self) -> None:
         pass
@@ -206,9 +158,8 @@ class Consumer(faust_aiokafka.Consumer):
 
     def ack(self, message: Any) -> bool:
         if message.generation_id != self.app.consumer_generation_id or not message.tracked:
-            # Read before the last rebalance (the partition is read again from its committed
-            # offset), or skipped by the stream unprocessed while flow was stopped (Faust
-            # acknowledges those too): neither may move the commit.
+            # Of an earlier generation, or skipped unprocessed: neither may move the commit.
+            # See docs/decisions/0002-our-own-commit-rules.md.
             message.acked = True
             self._unacked_messages.discard(message)
             return False
@@ -229,14 +180,8 @@ class Consumer(faust_aiokafka.Consumer):
     def _new_offset(self, tp: TP) -> Optional[int]:
         """Past the highest processed offset, but never past one fetched and not processed.
 
-        Within a generation every existing offset from the committed one up to the highest
-        fetched was delivered (fetching only moves forward, and a seek goes back to the
-        committed offset), and every delivered event is processed or holds the commit. So an
-        offset never fetched needs no acknowledgement: a transaction marker, a record of an
-        aborted transaction. Faust's search for a consecutive run needs one for each: it
-        learns of them from jumps in the fetched offsets, and missed the jump over an aborted
-        transaction at the head of a partition after a restart, so it never committed there
-        again."""
+        An offset never fetched (a transaction marker, an aborted record) needs no
+        acknowledgement. See docs/decisions/0002-our-own-commit-rules.md."""
         acked = self._acked[tp]
         if not acked:
             return None
@@ -255,15 +200,9 @@ class Consumer(faust_aiokafka.Consumer):
 
     async def _getmany(self, active_partitions: Optional[Set[TP]],
                        timeout: float) -> Mapping[TP, List[Any]]:
-        """Fetch for a copy of the active partitions, and deliver all that comes back.
-
-        Faust hands its live set of active partitions to aiokafka's thread and then drops
-        the records of any partition no longer in it. When recovery paused the last of them
-        meanwhile, aiokafka got an empty set, which it reads as "every partition", and
-        returned the records it had prefetched for the stream partitions waiting for their
-        seek: Faust dropped them after aiokafka had moved past them. A partition never
-        committed is not sought back, so those events were never read (36 job-form
-        requests of 300 in one exactly-once restart test)."""
+        """Fetch for a copy of the active partitions, and deliver all that comes back: Faust
+        dropped records of partitions paused during the fetch after aiokafka moved past them.
+        See docs/decisions/0004-every-fetched-event-reaches-its-stream.md."""
         wanted = set(active_partitions or ())
         if not wanted:
             return {}
@@ -274,12 +213,9 @@ class Consumer(faust_aiokafka.Consumer):
         return records, None  # all of them: fetched for a copy of the set (_getmany)
 
     def resume_partitions(self, tps: Any) -> None:
-        """Stream partitions wait for this generation's seek to the committed offsets.
-
-        Faust resumes them first, and what the fetcher delivered in between came from
-        wherever aiokafka stood: after a broker restart, from the beginning of a partition
-        (its committed offset was not known yet), and committing what was processed there
-        moved the group's offset back: every event after it was answered twice."""
+        """Stream partitions wait for this generation's seek to the committed offsets, else
+        they are read from wherever aiokafka stood.
+        See docs/decisions/0004-every-fetched-event-reaches-its-stream.md."""
         tps = set(tps)
         if self._seeked != self.app.consumer_generation_id:
             streams = {tp for tp in tps if not self._is_changelog_tp(tp)}
@@ -294,9 +230,8 @@ class Consumer(faust_aiokafka.Consumer):
         super().resume_partitions(held & self.assignment())
 
     async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
-        # A new generation reads every partition again from its committed offset. Kept until
-        # now: the revocation before it, and the commit at a clean stop, wait for the streams
-        # and commit what they finished, never past what was fetched and not processed.
+        # A new generation reads every partition again from its committed offset; kept until
+        # now so the revocation's commit still follows the rule of _new_offset.
         self._unprocessed.clear()
         self._held_back.clear()
         await super().on_partitions_assigned(assigned, generation_id)
