@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional
 import yaml
 
 from .safe_messages import shown_url
+from .severity import SEVERITIES
 
 
 class ConfigError(ValueError):
@@ -136,6 +137,8 @@ def _patterns(value: Any) -> Dict[str, str]:
 
 
 PROVIDER_NAMES = ("ollama", "bedrock", "rules")
+# A model source (BIFROST_AI_SOURCE, a request's model_policy.source) -> its provider.
+SOURCE_PROVIDERS = {"local": "ollama", "cloud": "bedrock"}
 
 
 def _fallback(value: Any) -> tuple:
@@ -229,8 +232,9 @@ def _secret(value: Any) -> Optional[str]:
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
         raise ValueError("must be a non-empty string without whitespace")
     return value
+
+
 # Alerts
-SEVERITY_NAMES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def _webhook_url(value: Any) -> Optional[str]:
@@ -248,8 +252,8 @@ def _severities(value: Any) -> frozenset:
     if names == ["NONE"]:
         return frozenset()
     for name in names:
-        if name not in SEVERITY_NAMES:
-            raise ValueError(f"must list severities from {', '.join(SEVERITY_NAMES)} "
+        if name not in SEVERITIES:
+            raise ValueError(f"must list severities from {', '.join(SEVERITIES)} "
                              f"(or be 'none'), got {name!r}")
     return frozenset(names)
 
@@ -278,7 +282,7 @@ OPTIONS: Mapping[str, Option] = {
     "database_url": Option("BIFROST_DATABASE_URL", "database.url", _postgres_url, None),
     "heimdall_database_url": Option("HEIMDALL_DATABASE_URL", "heimdall.database_url",
                                     _postgres_url, None),
-    "ai_source": Option("BIFROST_AI_SOURCE", "heimdall.ai_source", _one_of("local", "cloud"),
+    "ai_source": Option("BIFROST_AI_SOURCE", "heimdall.ai_source", _one_of(*SOURCE_PROVIDERS),
                         "local"),
     "ollama_url": Option("BIFROST_OLLAMA_URL", "ollama.url", _http_url,
                          "http://localhost:11434"),
@@ -468,7 +472,7 @@ class Settings:
 
     @property
     def first_provider(self) -> str:
-        return "bedrock" if self.ai_source == "cloud" else "ollama"
+        return SOURCE_PROVIDERS[self.ai_source]
 
     @property
     def provider_chain(self) -> tuple:
@@ -520,7 +524,7 @@ def load(environ: Optional[Mapping[str, str]] = None) -> Settings:
     if _yaml_lookup(document, "kafka.enabled") is False:
         raise ConfigError("kafka.enabled (bifrost.yaml): bifrost-streams is a Kafka service; "
                           "it cannot run with Kafka disabled")
-    values = {}
+    values: Dict[str, Any] = {}
     for name, option in OPTIONS.items():
         raw = env.get(option.env)
         source = option.env

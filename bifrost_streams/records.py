@@ -14,7 +14,6 @@ import faust
 SCHEMA_VERSION = 1
 STATUS_SUCCEEDED = "SUCCEEDED"
 STATUS_FAILED = "FAILED"
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 def result_timestamp(at: Optional[float] = None) -> str:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Literal
+from typing import Any, Dict
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from ..severity import Severity
 from .base import InvalidAnswer
 
 
@@ -13,7 +14,7 @@ class AnalysisAnswer(BaseModel):
     summary: str = Field(min_length=1, max_length=600)
     root_cause: str = Field(min_length=1, max_length=1000)
     recommendation: str = Field(min_length=1, max_length=1000)
-    severity: Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+    severity: Severity
     confidence: float = Field(ge=0, le=1)
 
     @field_validator("severity", mode="before")

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Tuple
 
-SOURCES = {"local": "ollama", "cloud": "bedrock"}
+from ..config import SOURCE_PROVIDERS
+
 # Model names and Bedrock model ids: "mistral", "llama3.1:8b", "anthropic.claude-3-...:0".
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 SHOWN_CHARS = 200
@@ -51,9 +52,9 @@ def route(policy: Optional[Dict[str, Any]], order: Sequence[str],
     ignored: List[str] = []
     names = list(order)
     if source is not None:
-        wanted = SOURCES.get(source) if isinstance(source, str) else None
+        wanted = SOURCE_PROVIDERS.get(source) if isinstance(source, str) else None
         if wanted is None:
-            ignored.append(f"source must be one of {', '.join(SOURCES)}")
+            ignored.append(f"source must be one of {', '.join(SOURCE_PROVIDERS)}")
         elif wanted not in names:
             ignored.append(f"source {source!r} is not enabled in this deployment")
         else:

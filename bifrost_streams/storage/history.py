@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ..severity import SEVERITIES
 from .analyses import COLUMNS
 from .pool import get_pool
 from .sanitize import clean_text
 
 STATUSES = ("SUCCEEDED", "FAILED")
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
 DEFAULT_HOURS, MAX_HOURS = 24, 720
 # PostgreSQL's OFFSET is a bigint; a larger number would fail in the database, not here.
