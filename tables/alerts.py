@@ -62,9 +62,8 @@ class TableStore:
 
     def release(self, alerts: List[Dict[str, Any]]) -> None:
         for alert in alerts:
-            held_alerts.data.pop(alert["alert_id"], None)
-            held_alerts.send_changelog(_changelog_partition(alert["partition"]),
-                                       alert["alert_id"], None, value_serializer="raw")
+            changelog.remove(held_alerts, _changelog_partition(alert["partition"]),
+                             alert["alert_id"])
 
 
 store = TableStore()

@@ -46,10 +46,17 @@ def sweep(table: faust.Table, now: float, ttl: float,
             partition = value["partition"]
         else:
             continue
-        table.data.pop(key, None)
-        table.send_changelog(partition, key, None, value_serializer="raw")
+        remove(table, partition, key)
         removed += 1
     return removed
+
+
+def remove(table: faust.Table, partition: int, key: Any) -> bool:
+    """Delete key from the local store and send its tombstone to `partition`, so that a
+    recovering worker does not bring it back; whether the store held it."""
+    held = table.data.pop(key, None) is not None
+    table.send_changelog(partition, key, None, value_serializer="raw")
+    return held
 
 
 def owned_partitions(app: faust.App, topic: str) -> set:

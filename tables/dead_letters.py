@@ -121,16 +121,11 @@ def trim() -> int:
     if len(mine) > cap:
         mine.sort()
         for _, key, partition in mine[:len(mine) - cap + cap // 10]:
-            _remove(key, partition)
+            changelog.remove(dead_letters, partition, key)
             removed += 1
         log.warning("dead_letters_trimmed", removed=removed, kept=len(mine) - removed)
     _trim_above[0] = len(dead_letters.data) - (len(mine) - removed) + cap
     return removed
-
-
-def _remove(key: str, partition: int) -> None:
-    dead_letters.data.pop(key, None)
-    dead_letters.send_changelog(partition, key, None, value_serializer="raw")
 
 
 def expire(now: float) -> int:
@@ -140,7 +135,7 @@ def expire(now: float) -> int:
              if entry.get("partition") in owned
              and entry.get("last_seen", now) + settings.dlq_retention_seconds <= now]
     for key, partition in stale:
-        _remove(key, partition)
+        changelog.remove(dead_letters, partition, key)
     return len(stale)
 
 

@@ -115,8 +115,7 @@ async def expire_counts() -> None:
     for key in [k for k in list(counts.data.keys()) if _finished(k, now)]:
         partition = _split(key)[0]
         if partition in owned:
-            counts.data.pop(key, None)
-            counts.send_changelog(partition, key, None, value_serializer="raw")
+            changelog.remove(counts, partition, key)
 
 
 def top(window: str, limit: int) -> Tuple[Optional[int], List[Tuple[Tuple[str, str, str], int]]]:

@@ -18,6 +18,7 @@ import time
 
 from bifrost_streams.app import app, settings
 from bifrost_streams.mining.miner import Match, MinerConfig, TemplateMiner
+from tables import changelog
 from tables.results import KeyHashedTable
 
 # The longest occurrence window stays readable this long (tables/template_counts.py): the
@@ -36,10 +37,9 @@ templates = app.tables.add(KeyHashedTable(
 
 
 def _forget(template_id: str) -> None:
-    # As changelog.sweep removes: the store, then a tombstone where the key's writes go.
-    if templates.data.pop(template_id, None) is not None:
-        templates.send_changelog(templates.partition_for_key(template_id), template_id, None,
-                                 value_serializer="raw")
+    # A tombstone where the key's writes go, only for what the store still holds.
+    if templates.data.get(template_id) is not None:
+        changelog.remove(templates, templates.partition_for_key(template_id), template_id)
 
 
 miner = TemplateMiner(MinerConfig(max_templates_per_service=settings.max_templates_per_service,
