@@ -13,6 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import codes
 from .records import SCHEMA_VERSION, AnalysisRequest
+from .storage.sanitize import encodable, without_lone_surrogates
 
 INT64 = (-(2**63), 2**63 - 1)
 MAX_ID_CHARS = 200
@@ -45,7 +46,7 @@ def dlq_ids(job_id: Any, idempotency_key: Any,
     def text(value: Any) -> Optional[str]:
         # Also the message key: it must encode.
         return (value if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS
-                and _encodable(value) else None)
+                and encodable(value) else None)
     return (job_id if is_uuid(job_id) else None), text(idempotency_key), text(trace_id)
 
 
@@ -71,20 +72,12 @@ def _first(document: Mapping[str, Any], *names: str) -> Tuple[Optional[str], Any
     return None, None
 
 
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _string(name: str, value: Any, max_chars: int) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
     # JSON's "\ud800" decodes to half a character, which has no UTF-8: an id or a name
     # with one could be neither a Kafka key nor a table key nor a stored value.
-    if not _encodable(value):
+    if not encodable(value):
         raise ValueError(f"{name} holds an unpaired surrogate (U+D800 to U+DFFF), which is "
                          f"not text")
     if not value.strip():
@@ -97,8 +90,8 @@ def _string(name: str, value: Any, max_chars: int) -> str:
 def _log_text(value: Any) -> str:
     """The log text, with an unpaired surrogate (a log line cut inside a character, say) made
     U+FFFD rather than the request refused: the rest of the text is worth its analysis."""
-    if isinstance(value, str) and not _encodable(value):
-        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, str):
+        value = without_lone_surrogates(value)
     return _string("log_content", value, 10 * 1024 * 1024)
 
 

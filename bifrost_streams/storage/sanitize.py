@@ -1,4 +1,5 @@
-"""Values made storable in PostgreSQL. Pure.
+"""Values made storable in PostgreSQL, and text made encodable (validation uses that too).
+Pure.
 
 PostgreSQL text cannot hold NUL (psycopg2 refuses such a string before sending it), its UTF-8
 cannot hold a lone surrogate (Python strings can: JSON's "\\ud800" decodes to one), and JSONB
@@ -15,16 +16,27 @@ from typing import Any
 REPLACEMENT = "\ufffd"
 
 
-def clean_text(value: str) -> str:
-    if "\x00" in value:
-        value = value.replace("\x00", "")
+def encodable(value: str) -> bool:
+    """Whether the string has a UTF-8 form (no lone surrogate)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        # Through UTF-16 a well-formed pair stays one character; a lone half cannot be
-        # decoded and becomes U+FFFD.
-        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return value
+        return False
+    return True
+
+
+def without_lone_surrogates(value: str) -> str:
+    # Through UTF-16 a well-formed pair stays one character; a lone half cannot be decoded
+    # and becomes U+FFFD.
+    if encodable(value):
+        return value
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def clean_text(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return without_lone_surrogates(value)
 
 
 def clean(value: Any) -> Any:
