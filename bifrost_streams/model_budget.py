@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Callable, List
+from typing import Callable
+
+from .token_bucket import TokenBucket
 
 SHARED = "\x00shared"  # a service of this name would only share the bucket
 
@@ -25,25 +27,16 @@ class ModelBudget:
         self.per_minute = per_minute  # 0: no limit
         self.max_services = max_services
         self.clock = clock
-        # service -> [tokens, updated], least recently used first
-        self._buckets: "OrderedDict[str, List[float]]" = OrderedDict()
+        # service -> its bucket, least recently used first
+        self._buckets: "OrderedDict[str, TokenBucket]" = OrderedDict()
 
     def take(self, service: str) -> bool:
         """One call for `service` if its budget has one left."""
         if self.per_minute == 0:
             return True
-        now = self.clock()
-        bucket = self._bucket(service, now)
-        tokens = min(float(self.per_minute),
-                     bucket[0] + (now - bucket[1]) * self.per_minute / 60.0)
-        bucket[1] = now
-        if tokens < 1.0:
-            bucket[0] = tokens
-            return False
-        bucket[0] = tokens - 1.0
-        return True
+        return self._bucket(service, self.clock()).take()
 
-    def _bucket(self, service: str, now: float) -> List[float]:
+    def _bucket(self, service: str, now: float) -> TokenBucket:
         bucket = self._buckets.get(service)
         if bucket is None:
             if len(self._buckets) >= self.max_services:
@@ -52,14 +45,13 @@ class ModelBudget:
                 service = SHARED
                 bucket = self._buckets.get(SHARED)
             if bucket is None:
-                bucket = self._buckets[service] = [float(self.per_minute), now]
+                bucket = self._buckets[service] = TokenBucket(self.per_minute, self.clock)
         self._buckets.move_to_end(service)
         return bucket
 
     def _drop_refilled(self, now: float) -> None:
-        full = [name for name, (tokens, updated) in self._buckets.items()
-                if name != SHARED
-                and tokens + (now - updated) * self.per_minute / 60.0 >= self.per_minute]
+        full = [name for name, bucket in self._buckets.items()
+                if name != SHARED and bucket.full(now)]
         for name in full:
             del self._buckets[name]
 

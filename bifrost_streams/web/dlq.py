@@ -29,6 +29,7 @@ from bifrost_streams.originals import OriginalReader
 from bifrost_streams.outcomes import REDRIVE_HEADER, send_bytes
 from bifrost_streams.storage import audit
 from bifrost_streams.safe_messages import failure_kind
+from bifrost_streams.token_bucket import TokenBucket
 from bifrost_streams.web.peers import ROUTED_HEADER, ask_others, self_url
 from tables import dead_letters
 
@@ -46,31 +47,8 @@ class BadRequest(ValueError):
     pass
 
 
-class RateLimit:
-    """A token bucket: `per_minute` redrives, refilled continuously."""
-
-    def __init__(self, per_minute: int, clock=time.monotonic) -> None:
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
-        self.clock = clock
-        self.updated = clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.capacity,
-                          self.tokens + (now - self.updated) * self.capacity / 60.0)
-        self.updated = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
-
-    def give_back(self) -> None:
-        """A token taken for a redrive that did not happen."""
-        self.tokens = min(self.capacity, self.tokens + 1.0)
-
-
-limit = RateLimit(settings.redrive_per_minute)
+# `per_minute` redrives, refilled continuously.
+limit = TokenBucket(settings.redrive_per_minute)
 
 
 @app.page("/dlq")

@@ -20,7 +20,7 @@ class Clock:
 
 def test_the_rate_limit_refills_over_the_minute():
     clock = Clock()
-    limit = dlq.RateLimit(2, clock)
+    limit = dlq.TokenBucket(2, clock)
     assert [limit.take(), limit.take(), limit.take()] == [True, True, False]
     clock.now = 29.0
     assert not limit.take()  # one token takes 30 s at 2 per minute
@@ -130,7 +130,7 @@ async def test_a_redrive_reads_each_original_from_its_offset_and_sends_it_unchan
         dlq.settings, redrive_max_attempts=3, database_url=None))
     monkeypatch.setattr(dlq, "OriginalReader", lambda *args: reader)
     monkeypatch.setattr(dlq, "send_bytes", send_bytes)
-    monkeypatch.setattr(dlq, "limit", dlq.RateLimit(3))
+    monkeypatch.setattr(dlq, "limit", dlq.TokenBucket(3))
     monkeypatch.setattr(dlq.dead_letters, "local_entries", lambda code=None: entries)
     monkeypatch.setattr(dlq.dead_letters, "mark_redriven",
                         lambda entry, now: marked.append(entry["key"]))
@@ -148,7 +148,7 @@ async def test_a_redrive_reads_each_original_from_its_offset_and_sends_it_unchan
 
 def test_a_token_given_back_never_lifts_the_bucket_above_its_size():
     clock = Clock()
-    limit = dlq.RateLimit(1, clock)
+    limit = dlq.TokenBucket(1, clock)
     assert limit.take() and not limit.take()
     limit.give_back()
     limit.give_back()
