@@ -2,10 +2,10 @@
 
 Each message is either the Kinesis source's envelope (agents/kinesis_source.py) or a log
 record someone else produced (a Fluent Bit JSON record, plain lines). Its entries are parsed
-(bifrost_streams/logparse.py); those at a level in BIFROST_INGEST_LEVELS become inline
-requests on the request topic, keyed by their job id, which intake then analyses on that very
-partition. Job ids are derived from the record's origin, so a record read twice (a Kinesis
-re-read, a redelivery of this topic) is one job, answered once by the jobs table.
+(bifrost_streams/ingestion/logparse.py); those at a level in BIFROST_INGEST_LEVELS become
+inline requests on the request topic, keyed by their job id, which intake then analyses on
+that very partition. Job ids are derived from the record's origin, so a record read twice (a
+Kinesis re-read, a redelivery of this topic) is one job, answered once by the jobs table.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import asyncio
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
 from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
-from bifrost_streams.ingest_requests import encode, iter_requests
+from bifrost_streams.ingestion.ingest_requests import encode, iter_requests
 from bifrost_streams.outcomes import send_bytes
 
 # Entries parsed between two turns of the event loop: a few milliseconds of work.

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bifrost_streams.ingest_requests import request_id
+from bifrost_streams.ingestion.ingest_requests import request_id
 from bifrost_streams.validation import InvalidRequest, parse_request
 from tests.hostile_corpus import hypothesis_payloads, hypothesis_texts, shapes
 from tests.requests_corpus import TEMPLATES, inline_request, log_line

@@ -23,7 +23,7 @@ from typing import Dict, List, Tuple
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from bifrost_streams.ingest_requests import request_id
+from bifrost_streams.ingestion.ingest_requests import request_id
 from bifrost_streams.topics import key_partition
 from tests.support.kafka_io import read_all, read_topic
 from tests.support.kinesis import CREDENTIALS, MotoKinesis

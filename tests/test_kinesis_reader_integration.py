@@ -1,5 +1,6 @@
-"""The shard reader (bifrost_streams/kinesis.py) against moto's Kinesis server, without Kafka:
-checkpoint order, resume without gap or re-read, failures, stopping, resharding, speed."""
+"""The shard reader (bifrost_streams/ingestion/kinesis.py) against moto's Kinesis server,
+without Kafka: checkpoint order, resume without gap or re-read, failures, stopping, resharding,
+speed."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from typing import Dict, List, Optional
 import aioboto3
 import pytest
 
-from bifrost_streams.kinesis import KinesisSource
+from bifrost_streams.ingestion.kinesis import KinesisSource
 from tests.support.kinesis import CREDENTIALS, MotoKinesis
 
 pytestmark = pytest.mark.integration

@@ -35,7 +35,7 @@ ZeroDivisionError: division by zero
 
 def _submit(env, *args, timeout=180):
     return subprocess.run(
-        [sys.executable, "-m", "bifrost_streams.submit", *args],
+        [sys.executable, "-m", "bifrost_streams.ingestion.submit", *args],
         env={**os.environ, **env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
         timeout=timeout)
 

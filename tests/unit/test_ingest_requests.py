@@ -1,10 +1,10 @@
 """Log entries -> inline requests: stable ids, the contract's shape, the size limit."""
 import json
 
-from bifrost_streams import ingest_requests
-from bifrost_streams.ingest_requests import (envelope, from_message, inline_request,
-                                             open_envelope, request_id)
-from bifrost_streams.logparse import LogEntry
+from bifrost_streams.ingestion import ingest_requests
+from bifrost_streams.ingestion.ingest_requests import (envelope, from_message, inline_request,
+                                                       open_envelope, request_id)
+from bifrost_streams.ingestion.logparse import LogEntry
 from bifrost_streams.validation import parse_request
 
 LEVELS = frozenset({"ERROR", "WARN", "FATAL"})

@@ -6,8 +6,8 @@ import json
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from bifrost_streams.kinesis_records import (KPL_MAGIC, MAX_INFLATED_BYTES, as_text, deaggregate,
-                                             gunzip, payloads)
+from bifrost_streams.ingestion.kinesis_records import (KPL_MAGIC, MAX_INFLATED_BYTES, as_text,
+                                                       deaggregate, gunzip, payloads)
 
 
 def _aggregate(items):

@@ -1,13 +1,14 @@
-"""Line parsing, the level filter and the entry splitter (bifrost_streams/logparse.py)."""
+"""Line parsing, the level filter and the entry splitter
+(bifrost_streams/ingestion/logparse.py)."""
 import json
 import random
 
 import pytest
 
-from bifrost_streams import loggen
-from bifrost_streams.logparse import (iter_entries, keep, normalize_level, normalize_timestamp,
-                                      parse_entry, parse_payload, parse_record, parse_text,
-                                      split_entries)
+from bifrost_streams.ingestion import loggen
+from bifrost_streams.ingestion.logparse import (iter_entries, keep, normalize_level,
+                                                normalize_timestamp, parse_entry, parse_payload,
+                                                parse_record, parse_text, split_entries)
 
 JAVA_TRACE = """2026-01-31 10:00:00.123 ERROR [order-service] Request failed
 org.springframework.dao.DataAccessResourceFailureException: Unable to acquire JDBC Connection

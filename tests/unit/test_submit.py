@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bifrost_streams import loggen, submit
+from bifrost_streams.ingestion import loggen, submit
 from bifrost_streams.validation import parse_request
 
 LEVELS = frozenset({"ERROR", "WARN", "FATAL"})

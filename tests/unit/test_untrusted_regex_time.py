@@ -21,15 +21,16 @@ from typing import Callable, Dict, List, Tuple
 
 import pytest
 
-from bifrost_streams import bounds, logparse
+from bifrost_streams import bounds
 from bifrost_streams.config import OPTIONS
-from bifrost_streams.ingest_requests import from_message
+from bifrost_streams.ingestion import logparse
+from bifrost_streams.ingestion.ingest_requests import from_message
+from bifrost_streams.ingestion.submit import requests_for
 from bifrost_streams.mining import masking, stacktrace
 from bifrost_streams.mining.miner import TemplateMiner
 from bifrost_streams.prompts import build_prompt
 from bifrost_streams.providers import bedrock, policy, rules
 from bifrost_streams.redaction import redact
-from bifrost_streams.submit import requests_for
 
 SIZE = 100_000
 LIMIT_SECONDS = 0.050

@@ -2,9 +2,9 @@
 
 No Kafka and no Faust here: the caller gives a Kinesis client factory (aioboto3), a
 checkpoint store and a `forward` coroutine, and says which shards are its own
-(agents/kinesis_source.py wires these to the worker). Per shard, a batch is
-GetRecords -> decode (bifrost_streams/kinesis_records.py) -> forward (returns once the broker
-has every record) -> save the batch's last sequence number (returns once stored). Only in that
+(agents/kinesis_source.py wires these to the worker). Per shard, a batch is GetRecords ->
+decode (bifrost_streams/ingestion/kinesis_records.py) -> forward (returns once the broker has
+every record) -> save the batch's last sequence number (returns once stored). Only in that
 order: a checkpoint never runs ahead of what was forwarded, so a crash at any point re-reads at
 most one batch and never skips one. A shard starts AFTER_SEQUENCE_NUMBER of its checkpoint,
 TRIM_HORIZON when it has none. Any failure inside a batch restarts the shard from its
@@ -25,9 +25,9 @@ from typing import (Any, AsyncContextManager, Awaitable, Callable, Dict, List, O
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import metrics
+from .. import metrics
 from .kinesis_records import as_text, payloads
-from .safe_messages import failure_kind
+from ..safe_messages import failure_kind
 
 log = structlog.get_logger("bifrost.kinesis")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Collection, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-from .config import LEVEL_SYNONYMS, LEVELS
+from ..config import LEVEL_SYNONYMS, LEVELS
 
 # Only the start of a line is searched for its level: "INFO retry after ERROR" is INFO.
 HEADER_CHARS = 200

@@ -3,10 +3,10 @@
     bifrost-submit PATH... [--wait] [--timeout 300] [--levels ERROR,WARN,FATAL | --all]
 
 Files are split into entries (a stack trace stays with the line that starts it; see
-bifrost_streams/logparse.py) and each entry at a kept level becomes one inline request on the
-request topic. Kept by default: BIFROST_INGEST_LEVELS (ERROR, WARN, FATAL), since a batch
-analysis is of error entries; `--all` also sends entries at other levels or with none.
-Directories are walked recursively (hidden and binary files skipped; `.gz` files are read
+bifrost_streams/ingestion/logparse.py) and each entry at a kept level becomes one inline
+request on the request topic. Kept by default: BIFROST_INGEST_LEVELS (ERROR, WARN, FATAL),
+since a batch analysis is of error entries; `--all` also sends entries at other levels or with
+none. Directories are walked recursively (hidden and binary files skipped; `.gz` files are read
 inflated).
 
 Job ids come from the file, the entry's first line and its text: submitting the same file
@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from . import config
-from .embedded import EMBEDDED_PORT
+from .. import config
+from ..embedded import EMBEDDED_PORT
 from .ingest_requests import encode, inline_request, request_id
 from .logparse import parse_entry, split_entries
-from .topics import existing_partitions
+from ..topics import existing_partitions
 
 Request = Tuple[str, Dict[str, Any]]  # (where it came from, "file:line"; the request)
 
