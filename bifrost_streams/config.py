@@ -9,9 +9,9 @@ import json
 import os
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, TypeVar
 
 import yaml
 
@@ -32,8 +32,14 @@ def _text(value: Any) -> str:
     return text
 
 
-def _optional_text(value: Any) -> Optional[str]:
-    return None if value in (None, "") else _text(value)
+_T = TypeVar("_T")
+
+
+def _optional(parse: Callable[[Any], _T]) -> Callable[[Any], Optional[_T]]:
+    """parse, where an empty or missing value means unset (None)."""
+    def parse_optional(value: Any) -> Optional[_T]:
+        return None if value in (None, "") else parse(value)
+    return parse_optional
 
 
 def _number_between(convert: Callable[[str], Any], what: str, unit: str, low: Any,
@@ -53,11 +59,6 @@ def _number_between(convert: Callable[[str], Any], what: str, unit: str, low: An
 
 def _int_between(low: int, high: int) -> Callable[[Any], int]:
     return _number_between(int, "an integer", "", low, high)
-
-
-def _optional_int_between(low: int, high: int) -> Callable[[Any], Optional[int]]:
-    parse = _int_between(low, high)
-    return lambda value: None if value in (None, "") else parse(value)
 
 
 def _seconds_between(low: float, high: float) -> Callable[[Any], float]:
@@ -86,12 +87,9 @@ def _topic(value: Any) -> str:
     return text
 
 
-def _brokers(value: Any) -> Optional[str]:
-    text = _optional_text(value)
-    if text is None:
-        return None
+def _brokers(value: Any) -> str:
     urls = []
-    for part in text.split(","):
+    for part in _text(value).split(","):
         part = part.strip()
         address = part.split("://", 1)[1] if "://" in part else part
         host, _, port = address.rpartition(":")
@@ -101,9 +99,9 @@ def _brokers(value: Any) -> Optional[str]:
     return ",".join(urls)
 
 
-def _postgres_url(value: Any) -> Optional[str]:
-    text = _optional_text(value)
-    if text is not None and not re.match(r"^postgres(ql)?://", text):
+def _postgres_url(value: Any) -> str:
+    text = _text(value)
+    if not re.match(r"^postgres(ql)?://", text):
         raise ValueError("must be a postgresql:// URL")
     return text
 
@@ -165,9 +163,7 @@ def _on_off(value: Any) -> bool:
     return text in ("on", "true")
 
 
-def _admin_token(value: Any) -> Optional[str]:
-    if value in (None, ""):
-        return None
+def _token(value: Any) -> str:
     token = _text(value)
     # A guessable token on a view that re-publishes jobs is no protection.
     if len(token) < 16:
@@ -210,25 +206,23 @@ def _levels(value: Any) -> FrozenSet[str]:
     return frozenset(levels)
 
 
-def _stream_name(value: Any) -> Optional[str]:
-    text = _optional_text(value)
-    if text is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", text):
+def _stream_name(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", text):
         raise ValueError(f"must be a Kinesis stream name ([A-Za-z0-9_.-], at most 128), "
                          f"got {text!r}")
     return text
 
 
-def _region(value: Any) -> Optional[str]:
-    text = _optional_text(value)
-    if text is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", text):
+def _region(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", text):
         raise ValueError(f"must be an AWS region such as ap-northeast-2, got {text!r}")
     return text
 
 
-def _secret(value: Any) -> Optional[str]:
+def _secret(value: Any) -> str:
     # The value is never echoed: this message may reach a log.
-    if value in (None, ""):
-        return None
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
         raise ValueError("must be a non-empty string without whitespace")
     return value
@@ -237,10 +231,10 @@ def _secret(value: Any) -> Optional[str]:
 # Alerts
 
 
-def _webhook_url(value: Any) -> Optional[str]:
+def _webhook_url(value: Any) -> str:
     """An http(s) URL, never echoed in an error: the webhook URL is the credential itself."""
-    text = _optional_text(value)
-    if text is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+    text = _text(value)
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
         raise ValueError("must be an http(s):// URL (the value is a secret and is not shown)")
     return text
 
@@ -260,200 +254,273 @@ def _severities(value: Any) -> frozenset:
 
 @dataclass(frozen=True)
 class Option:
+    """Where a setting comes from, and what the README says of it."""
     env: str
     yaml_path: str
     parse: Callable[[Any], Any]
-    default: Any
+    default: Any  # as a user would type it; None: unset
+    doc: str
+    group: str
 
 
-# name -> where it comes from. Defaults are strings where a user would type them.
-OPTIONS: Mapping[str, Option] = {
-    "broker": Option("KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap_servers", _brokers, None),
-    "request_topic": Option("BIFROST_REQUEST_TOPIC", "kafka.topics.analysis_request", _topic,
-                            "analysis.request"),
-    "result_topic": Option("BIFROST_RESULT_TOPIC", "kafka.topics.analysis_result", _topic,
-                           "analysis.result"),
-    "dlq_topic": Option("BIFROST_DLQ_TOPIC", "kafka.topics.dlq", _topic, "dlq.failed"),
-    "app_id": Option("BIFROST_APP_ID", "kafka.consumer.group_id", _topic, "bifrost-streams"),
-    "partitions": Option("BIFROST_PARTITIONS", "kafka.partitions",
-                         _optional_int_between(1, 1024), None),
-    "replication_factor": Option("BIFROST_REPLICATION_FACTOR", "kafka.replication_factor",
-                                 _int_between(1, 16), 1),
-    "database_url": Option("BIFROST_DATABASE_URL", "database.url", _postgres_url, None),
-    "heimdall_database_url": Option("HEIMDALL_DATABASE_URL", "heimdall.database_url",
-                                    _postgres_url, None),
-    "ai_source": Option("BIFROST_AI_SOURCE", "heimdall.ai_source", _one_of(*SOURCE_PROVIDERS),
-                        "local"),
-    "ollama_url": Option("BIFROST_OLLAMA_URL", "ollama.url", _http_url,
-                         "http://localhost:11434"),
-    "fallback": Option("BIFROST_FALLBACK", "model.fallback", _fallback, "rules"),
-    "bedrock_model": Option("BIFROST_BEDROCK_MODEL", "bedrock.model", _text,
-                            "anthropic.claude-3-sonnet-20240229-v1:0"),
-    "bedrock_region": Option("BIFROST_BEDROCK_REGION", "bedrock.region", _text, "us-east-1"),
-    "bedrock_endpoint_url": Option("BIFROST_BEDROCK_ENDPOINT_URL", "bedrock.endpoint_url",
-                                   lambda v: None if v in (None, "") else _http_url(v), None),
-    "bedrock_timeout": Option("BIFROST_BEDROCK_TIMEOUT", "bedrock.timeout", _seconds, 120),
-    "redaction": Option("BIFROST_REDACTION", "redaction.enabled", _on_off, "on"),
-    "breaker_open_seconds": Option("BIFROST_BREAKER_OPEN_SECONDS", "model.breaker_open_seconds",
-                                   _seconds_between(1, 3600), 60),
-    "language": Option("BIFROST_LANGUAGE", "model.language", _one_of("en", "ko"), "en"),
-    "ollama_model": Option("BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral"),
-    "ollama_timeout": Option("BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120),
-    # Only this machine reaches the views unless told otherwise (the container image sets
-    # 0.0.0.0, where the network is the container's own).
-    "web_host": Option("BIFROST_WEB_HOST", "web.host", _text, "127.0.0.1"),
-    "web_port": Option("BIFROST_WEB_PORT", "web.port", _int_between(1, 65535), 6066),
-    "data_dir": Option("BIFROST_DATA_DIR", "data_dir", _text, ".bifrost/data"),
-    "table_store": Option("BIFROST_TABLE_STORE", "tables.store", _store, "rocksdb://"),
-    "standby_replicas": Option("BIFROST_STANDBY_REPLICAS", "tables.standby_replicas",
-                               _int_between(0, 8), 1),
-    "max_request_bytes": Option("BIFROST_MAX_REQUEST_BYTES", "limits.max_request_bytes",
-                                _int_between(1024, 64 * 1024 * 1024), 1024 * 1024),
-    "concurrency": Option("BIFROST_CONCURRENCY", "processing.concurrency",
-                          _int_between(1, 1024), 64),
-    "processing_guarantee": Option("BIFROST_PROCESSING_GUARANTEE", "processing.guarantee",
-                                   _one_of("at_least_once", "exactly_once"), "at_least_once"),
-    "cache_ttl_seconds": Option("BIFROST_CACHE_TTL_SECONDS", "cache.ttl_seconds", _seconds,
-                                86400),
-    "job_retention_seconds": Option("BIFROST_JOB_RETENTION_SECONDS", "jobs.retention_seconds",
-                                    _seconds, 7 * 86400),
-    "log_fetch_attempts": Option("BIFROST_LOG_FETCH_ATTEMPTS", "heimdall.retry_attempts",
-                                 _int_between(1, 20), 6),
-    "session_timeout_seconds": Option("BIFROST_SESSION_TIMEOUT_SECONDS",
-                                      "kafka.consumer.session_timeout_seconds",
-                                      _seconds_between(6, 300), 30),
-    "redaction_patterns": Option("BIFROST_REDACTION_PATTERNS", "redaction.patterns", _patterns,
-                                 ""),
-    "log_level": Option("BIFROST_LOG_LEVEL", "log_level",
-                        _one_of("debug", "info", "warning", "error"), "info"),
-    # Operations
-    "admin_token": Option("BIFROST_ADMIN_TOKEN", "web.admin_token", _admin_token, None),
-    "redrive_max_attempts": Option("BIFROST_REDRIVE_MAX_ATTEMPTS", "dlq.max_redrives",
-                                   _int_between(1, 100), 3),
-    "redrive_per_minute": Option("BIFROST_REDRIVE_PER_MINUTE", "dlq.redrives_per_minute",
-                                 _int_between(1, 100000), 60),
-    "job_timeout_seconds": Option("BIFROST_JOB_TIMEOUT_SECONDS", "jobs.timeout_seconds",
-                                  lambda v: None if v in (None, "") else _seconds(v), None),
-    "advertised_url": Option("BIFROST_ADVERTISED_URL", "web.advertised_url",
-                             lambda v: None if v in (None, "") else _http_url(v), None),
-    # Ingestion
-    "ingestion_topic": Option("BIFROST_INGESTION_TOPIC", "kafka.topics.logs_ingestion", _topic,
-                              "logs.ingestion"),
-    "ingest_levels": Option("BIFROST_INGEST_LEVELS", "ingestion.levels", _levels,
-                            "ERROR,WARN,FATAL"),
-    "kinesis_stream_name": Option("KINESIS_STREAM_NAME", "kinesis.stream_name", _stream_name,
-                                  None),
-    "kinesis_endpoint_url": Option("LOCALSTACK_ENDPOINT", "kinesis.endpoint_url",
-                                   lambda v: None if v in (None, "") else _http_url(v), None),
-    "aws_region": Option("AWS_REGION", "kinesis.region", _region, None),
-    "aws_access_key_id": Option("AWS_ACCESS_KEY_ID", "kinesis.aws_access_key_id", _secret,
-                                None),
-    "aws_secret_access_key": Option("AWS_SECRET_ACCESS_KEY", "kinesis.aws_secret_access_key",
-                                    _secret, None),
-    # Alerts
-    "alert_topic": Option("BIFROST_ALERT_TOPIC", "kafka.topics.notification_alert", _topic,
-                          "notification.alert"),
-    "slack_webhook_url": Option("SLACK_WEBHOOK_URL", "alerts.slack_webhook_url", _webhook_url,
-                                None),
-    "throttle_max_per_minute": Option("THROTTLE_MAX_PER_MINUTE",
-                                      "alerts.throttle_max_per_minute", _int_between(1, 1000), 5),
-    "alert_window_seconds": Option("BIFROST_ALERT_WINDOW_SECONDS", "alerts.window_seconds",
-                                   _seconds_between(1, 3600), 60),
-    "alert_severities": Option("BIFROST_ALERT_SEVERITIES", "alerts.severities", _severities,
-                               "HIGH,CRITICAL"),
-    "alert_template_threshold": Option("BIFROST_ALERT_TEMPLATE_THRESHOLD",
-                                       "alerts.template_threshold", _int_between(0, 10**9), 50),
-    "public_url": Option("BIFROST_PUBLIC_URL", "web.public_url",
-                         lambda v: None if v in (None, "") else _http_url(v), None),
-    # Untrusted input: bounds on work, state and cost per event
-    "max_analysed_chars": Option("BIFROST_MAX_ANALYSED_CHARS", "limits.max_analysed_chars",
-                                 _int_between(1024, 1024 * 1024), 32 * 1024),
-    "read_token": Option("BIFROST_READ_TOKEN", "web.read_token", _admin_token, None),
-    "dlq_retention_seconds": Option("BIFROST_DLQ_RETENTION_SECONDS", "dlq.retention_seconds",
-                                    _seconds, 7 * 86400),
-    "dlq_max_entries": Option("BIFROST_DLQ_MAX_ENTRIES", "dlq.max_entries",
-                              _int_between(10, 10**7), 10000),
-    "max_templates_per_service": Option("BIFROST_MAX_TEMPLATES_PER_SERVICE",
-                                        "mining.max_templates_per_service",
-                                        _int_between(10, 10**6), 5000),
-    "max_templates": Option("BIFROST_MAX_TEMPLATES", "mining.max_templates",
-                            _int_between(100, 10**7), 100_000),
-    "max_services": Option("BIFROST_MAX_SERVICES", "mining.max_services",
-                           _int_between(1, 10**5), 500),
-    "model_budget_per_minute": Option("BIFROST_MODEL_BUDGET_PER_MINUTE",
-                                      "model.budget_per_minute", _int_between(0, 10**6), 120),
-    "allowed_models": Option("BIFROST_ALLOWED_MODELS", "model.allowed_models", _names, ""),
-}
+# The README's configuration tables, in this order; a setting's group is its table.
+GROUPS = ("Kafka", "Storage", "Model", "Web", "Processing", "Dead letters", "Limits",
+          "Ingestion", "Alerts")
 
 
+def setting(env: str, yaml_path: str, parse: Callable[[Any], Any], default: Any, doc: str, *,
+            group: str, secret: bool = False) -> Any:
+    """A Settings field with everything about it. A secret is left out of the repr, which may
+    end up in a log line."""
+    if group not in GROUPS:
+        raise ValueError(f"group {group!r} is not one of {GROUPS}")
+    return field(repr=not secret,
+                 metadata={"option": Option(env, yaml_path, parse, default, doc, group)})
+
+
+# Every field is declared by setting() and has no Python default: load() passes each value.
 @dataclass(frozen=True)
 class Settings:
-    broker: Optional[str]
-    request_topic: str
-    result_topic: str
-    dlq_topic: str
-    app_id: str
-    partitions: Optional[int]
-    replication_factor: int
-    database_url: Optional[str]
-    heimdall_database_url: Optional[str]
-    ai_source: str
-    ollama_url: str
-    fallback: tuple
-    bedrock_model: str
-    bedrock_region: str
-    bedrock_endpoint_url: Optional[str]
-    bedrock_timeout: float
-    redaction: bool
-    language: str
-    breaker_open_seconds: float
-    ollama_model: str
-    ollama_timeout: float
-    web_host: str
-    web_port: int
-    data_dir: str
-    table_store: str
-    standby_replicas: int
-    max_request_bytes: int
-    concurrency: int
-    processing_guarantee: str
-    cache_ttl_seconds: float
-    job_retention_seconds: float
-    log_fetch_attempts: int
-    session_timeout_seconds: float
-    redaction_patterns: Dict[str, str]
-    log_level: str
-    admin_token: Optional[str] = field(repr=False)
-    redrive_max_attempts: int
-    redrive_per_minute: int
-    job_timeout_seconds: Optional[float]
-    advertised_url: Optional[str]
-    # Ingestion
-    ingestion_topic: str
-    ingest_levels: FrozenSet[str]
-    kinesis_stream_name: Optional[str]
-    kinesis_endpoint_url: Optional[str]
-    aws_region: Optional[str]
-    # Never printed: a Settings repr may end up in a log line.
-    aws_access_key_id: Optional[str] = field(repr=False)
-    aws_secret_access_key: Optional[str] = field(repr=False)
-    # Alerts
-    alert_topic: str
-    slack_webhook_url: Optional[str] = field(repr=False)  # a credential: never printed
-    throttle_max_per_minute: int
-    alert_window_seconds: float
-    alert_severities: frozenset
-    alert_template_threshold: int  # 0: no template alerts
-    public_url: Optional[str]
-    max_analysed_chars: int
-    read_token: Optional[str] = field(repr=False)
-    dlq_retention_seconds: float
-    dlq_max_entries: int  # per worker
-    max_templates_per_service: int
-    max_templates: int  # per worker, all services together
-    max_services: int
-    model_budget_per_minute: int  # per service; 0: no limit
-    allowed_models: FrozenSet[str]  # beyond the configured ones
+    broker: Optional[str] = setting(
+        "KAFKA_BOOTSTRAP_SERVERS", "kafka.bootstrap_servers", _optional(_brokers), None,
+        "Kafka brokers, `host:port[,host:port...]`; unset: the embedded noida-db on "
+        "127.0.0.1:9092", group="Kafka")
+    request_topic: str = setting(
+        "BIFROST_REQUEST_TOPIC", "kafka.topics.analysis_request", _topic, "analysis.request",
+        "the topic of the analysis requests", group="Kafka")
+    result_topic: str = setting(
+        "BIFROST_RESULT_TOPIC", "kafka.topics.analysis_result", _topic, "analysis.result",
+        "the topic the results are published to", group="Kafka")
+    dlq_topic: str = setting(
+        "BIFROST_DLQ_TOPIC", "kafka.topics.dlq", _topic, "dlq.failed",
+        "the dead-letter topic: one event per request that failed", group="Kafka")
+    app_id: str = setting(
+        "BIFROST_APP_ID", "kafka.consumer.group_id", _topic, "bifrost-streams",
+        "the consumer group and the prefix of the internal topics", group="Kafka")
+    partitions: Optional[int] = setting(
+        "BIFROST_PARTITIONS", "kafka.partitions", _optional(_int_between(1, 1024)), None,
+        "partitions of the topics the worker creates (1 to 1024); unset: the request topic's "
+        "count if it exists, else 3", group="Kafka")
+    replication_factor: int = setting(
+        "BIFROST_REPLICATION_FACTOR", "kafka.replication_factor", _int_between(1, 16), 1,
+        "replicas of each topic the worker creates (1 to 16)", group="Kafka")
+    database_url: Optional[str] = setting(
+        "BIFROST_DATABASE_URL", "database.url", _optional(_postgres_url), None,
+        "PostgreSQL (`postgresql://`) for jobs and results; unset: persistence off, inline "
+        "requests only", group="Storage")
+    heimdall_database_url: Optional[str] = setting(
+        "HEIMDALL_DATABASE_URL", "heimdall.database_url", _optional(_postgres_url), None,
+        "the PostgreSQL holding Heimdall's `log_entries`; unset: `BIFROST_DATABASE_URL`",
+        group="Storage")
+    ai_source: str = setting(
+        "BIFROST_AI_SOURCE", "heimdall.ai_source", _one_of(*SOURCE_PROVIDERS), "local",
+        "the provider asked first: `local` Ollama, `cloud` Bedrock", group="Model")
+    ollama_url: str = setting(
+        "BIFROST_OLLAMA_URL", "ollama.url", _http_url, "http://localhost:11434",
+        "the Ollama server", group="Model")
+    fallback: tuple = setting(
+        "BIFROST_FALLBACK", "model.fallback", _fallback, "rules",
+        "the providers tried after the source's, in order, e.g. `bedrock,rules`; `none`: no "
+        "fallback (no answer is then `MODEL_UNAVAILABLE`). Bedrock is used only if named here "
+        "or as the source", group="Model")
+    bedrock_model: str = setting(
+        "BIFROST_BEDROCK_MODEL", "bedrock.model", _text,
+        "anthropic.claude-3-sonnet-20240229-v1:0", "the Bedrock model id", group="Model")
+    bedrock_region: str = setting(
+        "BIFROST_BEDROCK_REGION", "bedrock.region", _text, "us-east-1",
+        "Bedrock's region; credentials: the usual AWS chain (environment, profile, instance "
+        "role)", group="Model")
+    bedrock_endpoint_url: Optional[str] = setting(
+        "BIFROST_BEDROCK_ENDPOINT_URL", "bedrock.endpoint_url", _optional(_http_url), None,
+        "a VPC endpoint or a test server; unset: AWS's", group="Model")
+    bedrock_timeout: float = setting(
+        "BIFROST_BEDROCK_TIMEOUT", "bedrock.timeout", _seconds, 120,
+        "seconds a Bedrock call may take", group="Model")
+    redaction: bool = setting(
+        "BIFROST_REDACTION", "redaction.enabled", _on_off, "on",
+        "`off` stops redaction for local models only: the Bedrock provider always redacts what "
+        "it sends", group="Model")
+    breaker_open_seconds: float = setting(
+        "BIFROST_BREAKER_OPEN_SECONDS", "model.breaker_open_seconds", _seconds_between(1, 3600),
+        60, "seconds (1 to 3600) an open circuit breaker waits before one trial call",
+        group="Model")
+    language: str = setting(
+        "BIFROST_LANGUAGE", "model.language", _one_of("en", "ko"), "en",
+        "`en` or `ko`: the language of summary, root cause and recommendation; part of the "
+        "cache key", group="Model")
+    ollama_model: str = setting(
+        "BIFROST_OLLAMA_MODEL", "ollama.model", _text, "mistral",
+        "the Ollama model", group="Model")
+    ollama_timeout: float = setting(
+        "BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120,
+        "seconds an Ollama call may take", group="Model")
+    # Only this machine reaches the views unless told otherwise (the container image sets
+    # 0.0.0.0, where the network is the container's own).
+    web_host: str = setting(
+        "BIFROST_WEB_HOST", "web.host", _text, "127.0.0.1",
+        "the address the views listen on (the container image: `0.0.0.0`); Faust's "
+        "`--web-host` and `--web-bind` worker flags win over it", group="Web")
+    web_port: int = setting(
+        "BIFROST_WEB_PORT", "web.port", _int_between(1, 65535), 6066,
+        "the views' port; Faust's `--web-port` worker flag wins over it", group="Web")
+    data_dir: str = setting(
+        "BIFROST_DATA_DIR", "data_dir", _text, ".bifrost/data",
+        "RocksDB tables; created with its parents at start-up, relative to the working "
+        "directory", group="Storage")
+    table_store: str = setting(
+        "BIFROST_TABLE_STORE", "tables.store", _store, "rocksdb://",
+        "`rocksdb://`, or `memory://` for tests", group="Storage")
+    standby_replicas: int = setting(
+        "BIFROST_STANDBY_REPLICAS", "tables.standby_replicas", _int_between(0, 8), 1,
+        "copies of each table partition kept up to date on other workers (0 to 8); see Scaling "
+        "out", group="Storage")
+    max_request_bytes: int = setting(
+        "BIFROST_MAX_REQUEST_BYTES", "limits.max_request_bytes",
+        _int_between(1024, 64 * 1024 * 1024), 1024 * 1024,
+        "a larger request payload is a `dlq.failed` event (1024 to 67108864)", group="Limits")
+    concurrency: int = setting(
+        "BIFROST_CONCURRENCY", "processing.concurrency", _int_between(1, 1024), 64,
+        "jobs run at once while they wait for PostgreSQL or a model (1 to 1024)",
+        group="Processing")
+    processing_guarantee: str = setting(
+        "BIFROST_PROCESSING_GUARANTEE", "processing.guarantee",
+        _one_of("at_least_once", "exactly_once"), "at_least_once",
+        "`at_least_once`, or `exactly_once`: Kafka transactions; see Delivery guarantees",
+        group="Processing")
+    cache_ttl_seconds: float = setting(
+        "BIFROST_CACHE_TTL_SECONDS", "cache.ttl_seconds", _seconds, 86400,
+        "seconds a model answer is reused for the same template, model, prompt version and "
+        "language", group="Model")
+    job_retention_seconds: float = setting(
+        "BIFROST_JOB_RETENTION_SECONDS", "jobs.retention_seconds", _seconds, 7 * 86400,
+        "seconds a job (and an alert sent alone) is remembered: a redelivered request "
+        "re-publishes its stored result", group="Processing")
+    log_fetch_attempts: int = setting(
+        "BIFROST_LOG_FETCH_ATTEMPTS", "heimdall.retry_attempts", _int_between(1, 20), 6,
+        "reads of a `log_id` in Heimdall's `log_entries`, with back-off, before "
+        "`LOG_NOT_FOUND` (Heimdall publishes before its transaction commits)",
+        group="Processing")
+    session_timeout_seconds: float = setting(
+        "BIFROST_SESSION_TIMEOUT_SECONDS", "kafka.consumer.session_timeout_seconds",
+        _seconds_between(6, 300), 30,
+        "seconds (6 to 300) after which a silent worker's partitions go to the others; see "
+        "Scaling out", group="Kafka")
+    redaction_patterns: Dict[str, str] = setting(
+        "BIFROST_REDACTION_PATTERNS", "redaction.patterns", _patterns, "",
+        'extra secret kinds as `{"kind": "regex"}` (JSON in the environment, a mapping in '
+        "YAML), applied to prompts and log lines; compiled by RE2 (no back-references or "
+        'look-arounds), see "Redaction"', group="Model")
+    log_level: str = setting(
+        "BIFROST_LOG_LEVEL", "log_level", _one_of("debug", "info", "warning", "error"), "info",
+        "`debug`, `info`, `warning` or `error`", group="Processing")
+    admin_token: Optional[str] = setting(
+        "BIFROST_ADMIN_TOKEN", "web.admin_token", _optional(_token), None,
+        "the bearer token (16+ characters) of `POST /dlq/redrive`; it grants read as well; "
+        "unset: redrives are off (401)", group="Web", secret=True)
+    redrive_max_attempts: int = setting(
+        "BIFROST_REDRIVE_MAX_ATTEMPTS", "dlq.max_redrives", _int_between(1, 100), 3,
+        "redrives per dead letter (1 to 100)", group="Dead letters")
+    redrive_per_minute: int = setting(
+        "BIFROST_REDRIVE_PER_MINUTE", "dlq.redrives_per_minute", _int_between(1, 100000), 60,
+        "jobs redriven per minute per worker", group="Dead letters")
+    job_timeout_seconds: Optional[float] = setting(
+        "BIFROST_JOB_TIMEOUT_SECONDS", "jobs.timeout_seconds", _optional(_seconds), None,
+        "seconds before a job without `timeout_ms` fails with `TIMEOUT` (one result, one DLQ "
+        "event); unset: the providers' timeouts added up, plus 30 s for the log read",
+        group="Processing")
+    advertised_url: Optional[str] = setting(
+        "BIFROST_ADVERTISED_URL", "web.advertised_url", _optional(_http_url), None,
+        "where the other workers reach this one's views; it wins over Faust's worker flags; "
+        "unset: `http://<web host, or the host name for 0.0.0.0>:<web port>` as the flags set "
+        "them", group="Web")
+    ingestion_topic: str = setting(
+        "BIFROST_INGESTION_TOPIC", "kafka.topics.logs_ingestion", _topic, "logs.ingestion",
+        "the topic of log lines to analyse; created by the worker like the other external "
+        "topics", group="Ingestion")
+    ingest_levels: FrozenSet[str] = setting(
+        "BIFROST_INGEST_LEVELS", "ingestion.levels", _levels, "ERROR,WARN,FATAL",
+        "the levels analysed (also `WARNING`, `CRITICAL`…; a YAML list works)",
+        group="Ingestion")
+    kinesis_stream_name: Optional[str] = setting(
+        "KINESIS_STREAM_NAME", "kinesis.stream_name", _optional(_stream_name), None,
+        "the Kinesis stream read; unset: the Kinesis source is off", group="Ingestion")
+    kinesis_endpoint_url: Optional[str] = setting(
+        "LOCALSTACK_ENDPOINT", "kinesis.endpoint_url", _optional(_http_url), None,
+        "e.g. `http://localhost:4566`; unset: AWS itself", group="Ingestion")
+    aws_region: Optional[str] = setting(
+        "AWS_REGION", "kinesis.region", _optional(_region), None,
+        "the Kinesis region; unset: boto's chain (`AWS_DEFAULT_REGION`, profile)",
+        group="Ingestion")
+    aws_access_key_id: Optional[str] = setting(
+        "AWS_ACCESS_KEY_ID", "kinesis.aws_access_key_id", _optional(_secret), None,
+        "set with `AWS_SECRET_ACCESS_KEY` or not at all; unset: boto's chain",
+        group="Ingestion", secret=True)
+    aws_secret_access_key: Optional[str] = setting(
+        "AWS_SECRET_ACCESS_KEY", "kinesis.aws_secret_access_key", _optional(_secret), None,
+        "set with `AWS_ACCESS_KEY_ID` or not at all; unset: boto's chain",
+        group="Ingestion", secret=True)
+    alert_topic: str = setting(
+        "BIFROST_ALERT_TOPIC", "kafka.topics.notification_alert", _topic, "notification.alert",
+        "the topic of the alerts; created if missing", group="Alerts")
+    slack_webhook_url: Optional[str] = setting(
+        "SLACK_WEBHOOK_URL", "alerts.slack_webhook_url", _optional(_webhook_url), None,
+        "the Slack incoming webhook; unset: alerts are logged and counted only",
+        group="Alerts", secret=True)
+    throttle_max_per_minute: int = setting(
+        "THROTTLE_MAX_PER_MINUTE", "alerts.throttle_max_per_minute", _int_between(1, 1000), 5,
+        "messages per webhook per window (1 to 1000)", group="Alerts")
+    alert_window_seconds: float = setting(
+        "BIFROST_ALERT_WINDOW_SECONDS", "alerts.window_seconds", _seconds_between(1, 3600), 60,
+        "the throttle's window in seconds (1 to 3600; tests shorten it)", group="Alerts")
+    alert_severities: frozenset = setting(
+        "BIFROST_ALERT_SEVERITIES", "alerts.severities", _severities, "HIGH,CRITICAL",
+        "the severities that raise an alert; `none`: no severity alerts", group="Alerts")
+    alert_template_threshold: int = setting(
+        "BIFROST_ALERT_TEMPLATE_THRESHOLD", "alerts.template_threshold", _int_between(0, 10**9),
+        50, "occurrences of a template in a minute that raise an alert; `0`: no template alerts",
+        group="Alerts")
+    public_url: Optional[str] = setting(
+        "BIFROST_PUBLIC_URL", "web.public_url", _optional(_http_url), None,
+        "where people reach the pages; links in alerts start with it; unset: "
+        "`BIFROST_ADVERTISED_URL`, else `http://<web host>:<web port>` (`localhost` for "
+        "`0.0.0.0`)", group="Alerts")
+    max_analysed_chars: int = setting(
+        "BIFROST_MAX_ANALYSED_CHARS", "limits.max_analysed_chars",
+        _int_between(1024, 1024 * 1024), 32 * 1024,
+        "a longer log text is cut to its head and tail before redaction and mining (1024 to "
+        '1048576); see "How a request flows"', group="Limits")
+    read_token: Optional[str] = setting(
+        "BIFROST_READ_TOKEN", "web.read_token", _optional(_token), None,
+        "a bearer token (16+ characters) every view but `/health` and `/metrics` then needs (or "
+        "the admin token); unset: the views are open, see Security", group="Web", secret=True)
+    dlq_retention_seconds: float = setting(
+        "BIFROST_DLQ_RETENTION_SECONDS", "dlq.retention_seconds", _seconds, 7 * 86400,
+        "seconds a dead letter stays after its last failure", group="Dead letters")
+    dlq_max_entries: int = setting(
+        "BIFROST_DLQ_MAX_ENTRIES", "dlq.max_entries", _int_between(10, 10**7), 10000,
+        "dead letters per worker (its partitions); beyond, the least recently failed leave, a "
+        "tenth of the cap at once", group="Dead letters")
+    max_templates_per_service: int = setting(
+        "BIFROST_MAX_TEMPLATES_PER_SERVICE", "mining.max_templates_per_service",
+        _int_between(10, 10**6), 5000,
+        "templates per service; beyond, the service's least recently used template leaves (see "
+        "Bounded state)", group="Limits")
+    max_templates: int = setting(
+        "BIFROST_MAX_TEMPLATES", "mining.max_templates", _int_between(100, 10**7), 100_000,
+        "templates per worker, all services together", group="Limits")
+    max_services: int = setting(
+        "BIFROST_MAX_SERVICES", "mining.max_services", _int_between(1, 10**5), 500,
+        "services per worker; lines of further services are mined under the service "
+        "`_overflow`", group="Limits")
+    model_budget_per_minute: int = setting(
+        "BIFROST_MODEL_BUDGET_PER_MINUTE", "model.budget_per_minute", _int_between(0, 10**6),
+        120, "model calls per service per minute (0: no limit); past it the rules provider "
+        "answers, with `result.budget_exceeded: true`", group="Limits")
+    allowed_models: FrozenSet[str] = setting(
+        "BIFROST_ALLOWED_MODELS", "model.allowed_models", _names, "",
+        "the models a request's `model_policy.model` may name besides `BIFROST_OLLAMA_MODEL` "
+        "and `BIFROST_BEDROCK_MODEL` (always allowed), comma-separated; any other is ignored "
+        "and `result.model_policy.ignored` says so", group="Model")
 
     @property
     def public_base_url(self) -> str:
@@ -490,6 +557,10 @@ class Settings:
     def jobs_topic(self) -> str:
         """Validated requests, re-keyed by idempotency key (co-partitioned with the jobs table)."""
         return f"{self.app_id}-{self.request_topic}-by-key"
+
+
+# name -> where it comes from, in declaration order.
+OPTIONS: Mapping[str, Option] = {f.name: f.metadata["option"] for f in fields(Settings)}
 
 
 def _yaml_lookup(document: Mapping[str, Any], path: str) -> Any:
@@ -549,3 +620,38 @@ def load(environ: Optional[Mapping[str, str]] = None) -> Settings:
         raise ConfigError(f"BIFROST_FALLBACK: names {settings.first_provider!r}, which "
                           f"BIFROST_AI_SOURCE={settings.ai_source} already puts first")
     return settings
+
+
+def _shown_default(default: Any) -> str:
+    if default is None:
+        return "unset"
+    if default == "":
+        return "none"
+    return f"`{default}`" if isinstance(default, str) else str(default)
+
+
+def markdown_tables() -> Dict[str, str]:
+    """group -> the README's table of its settings, in declaration order."""
+    rows: Dict[str, List[str]] = {group: [] for group in GROUPS}
+    for option in OPTIONS.values():
+        cells = (f"`{option.env}`", f"`{option.yaml_path}`", _shown_default(option.default),
+                 option.doc.replace("|", "\\|"))
+        rows[option.group].append("| " + " | ".join(cells) + " |")
+    header = "| variable | bifrost.yaml | default | meaning |\n|---|---|---|---|\n"
+    return {group: header + "\n".join(lines) + "\n" for group, lines in rows.items() if lines}
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m bifrost_streams.config",
+                                     description="The settings bifrost-streams reads.")
+    parser.add_argument("--markdown", action="store_true", required=True,
+                        help="print the README's configuration tables, one per group")
+    parser.parse_args(argv)
+    print("\n".join(f"**{group}**\n\n{table}" for group, table in markdown_tables().items()),
+          end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

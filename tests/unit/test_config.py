@@ -1,8 +1,9 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from bifrost_streams.config import ConfigError, load
+from bifrost_streams.config import GROUPS, OPTIONS, ConfigError, Settings, load
 
 
 def test_defaults_without_environment_or_file(tmp_path, monkeypatch):
@@ -130,3 +131,28 @@ def test_bedrock_settings_from_seed_yaml_keys(tmp_path):
     settings = load({"BIFROST_CONFIG": str(path)})
     assert (settings.bedrock_region, settings.bedrock_model, settings.first_provider) == (
         "eu-west-1", "anthropic.claude-3-haiku", "bedrock")
+
+
+def test_each_setting_is_declared_once_with_its_sources_and_meaning():
+    declared = [f.metadata["option"] for f in dataclasses.fields(Settings)]
+    assert list(OPTIONS.values()) == declared
+    for option in declared:
+        assert option.env and option.yaml_path and option.group in GROUPS
+        assert option.doc and "\n" not in option.doc
+    assert len({o.env for o in declared}) == len({o.yaml_path for o in declared}) == len(declared)
+
+
+def test_secrets_stay_out_of_the_repr():
+    secrets = {"BIFROST_ADMIN_TOKEN": "admin-token-0123456789", "BIFROST_READ_TOKEN":
+               "read-token-0123456789", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0123",
+               "AWS_SECRET_ACCESS_KEY": "secret-access-key-0123",
+               "SLACK_WEBHOOK_URL": "https://hooks.slack.test/services/T0/B0/secret0123"}
+    shown = repr(load({**secrets, "KINESIS_STREAM_NAME": "logs"}))
+    assert not [value for value in secrets.values() if value in shown]
+
+
+@pytest.mark.parametrize("name", ["broker", "partitions", "database_url", "job_timeout_seconds",
+                                  "advertised_url", "public_url", "admin_token", "aws_region",
+                                  "slack_webhook_url", "kinesis_endpoint_url"])
+def test_an_empty_optional_setting_is_unset(name):
+    assert getattr(load({OPTIONS[name].env: ""}), name) is None
