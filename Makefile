@@ -14,8 +14,9 @@ test:                          ## every test: lint and types, unit, then integra
 
 check:                         ## lint (ruff: pyflakes and pycodestyle rules) and types of the pure cores (mypy)
 	$(PY) -m ruff check --select E,F,W --line-length 100 bifrost_streams agents tables tests benchmarks
-	$(PY) -m mypy bifrost_streams/providers bifrost_streams/mining bifrost_streams/alerts 		bifrost_streams/redaction bifrost_streams/bounds.py bifrost_streams/model_budget.py \
-		bifrost_streams/token_bucket.py
+	$(PY) -m mypy bifrost_streams/analysis bifrost_streams/providers bifrost_streams/mining \
+		bifrost_streams/alerts bifrost_streams/redaction bifrost_streams/bounds.py \
+		bifrost_streams/model_budget.py bifrost_streams/token_bucket.py bifrost_streams/wire.py
 
 unit: .venv/.installed
 	$(PY) -m pytest -q -m "not integration"

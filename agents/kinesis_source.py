@@ -1,7 +1,7 @@
 """The Kinesis source: the shards of KINESIS_STREAM_NAME this worker owns -> logs.ingestion.
 
-Off unless KINESIS_STREAM_NAME is set. The reading itself is bifrost_streams/kinesis.py; this
-module ties it to the worker's partitions and producer.
+Off unless KINESIS_STREAM_NAME is set. The reading itself is
+bifrost_streams/ingestion/kinesis.py; this module ties it to the worker's partitions and producer.
 
 Who reads a shard: the worker that owns the shard's checkpoint partition
 (tables/kinesis_checkpoints.py), not the group leader. Three reasons:
@@ -19,7 +19,7 @@ is complete (the table restored) and stop on revocation and at shutdown.
 Forwarding awaits the broker's acknowledgement (acks=all) of every record before the
 checkpoint is written, and the checkpoint write is awaited too; see kinesis.py for why this
 order makes a crash re-read at most one batch. A re-read batch produces the same job ids
-(bifrost_streams/ingest_requests.py), which the jobs table answers once.
+(bifrost_streams/ingestion/ingest_requests.py), which the jobs table answers once.
 """
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ import aioboto3
 import structlog
 from botocore.config import Config
 
+from bifrost_streams import wiring
 from bifrost_streams.app import app, settings
-from bifrost_streams.ingest_requests import envelope
-from bifrost_streams.kinesis import Forwarded, KinesisSource
+from bifrost_streams.ingestion.ingest_requests import envelope
+from bifrost_streams.ingestion.kinesis import Forwarded, KinesisSource
 from bifrost_streams.safe_messages import shown_url
 from tables import kinesis_checkpoints
 
@@ -93,19 +94,16 @@ async def _start() -> None:
         _client, stream, _TableCheckpoints(stream), forward,
         wants=lambda shard_id: kinesis_checkpoints.partition(stream, shard_id) in owned)
     _running = (source, asyncio.ensure_future(source.run()))
+    wiring.kinesis_sources[:] = [source]
 
 
 async def _stop() -> None:
     global _running
     if _running is not None:
         (source, task), _running = _running, None
+        wiring.kinesis_sources.clear()
         await source.stop(task, STOP_TIMEOUT)
         log.info("kinesis_source_stopped", forwarded=source.forwarded)
-
-
-def reading() -> List[str]:
-    """The shards this worker reads now."""
-    return _running[0].shards if _running is not None else []
 
 
 if settings.kinesis_stream_name:

@@ -2,12 +2,18 @@
 
     faust -A bifrost_streams.app worker -l info     (or the console script bifrost-worker)
 
+Importing this module reads the settings (Faust declares its topics and tables from them
+when their modules are imported) and starts nothing. The worker, once started, configures
+logging (worker_init), starts the embedded broker when no broker is configured and creates
+the topics (on_first_start).
+
 Where things are: a request enters in agents/intake.py, is analysed in agents/analysis.py
 (the model is called through bifrost_streams/providers/router.py) and the result leaves
 through bifrost_streams/outcomes.py; agents/persist.py stores it in PostgreSQL.
 """
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -33,14 +39,19 @@ def _load_settings() -> config.Settings:
 settings = _load_settings()
 # The built-in secret kinds plus BIFROST_REDACTION_PATTERNS, for prompts and log lines alike.
 redaction_rules = compile_rules(settings.redaction_patterns.items())
-structured_logging.configure(settings.log_level, redaction_rules)
 log = structlog.get_logger("bifrost.app")
-bootstrap = settings.broker or embedded.ensure_running(settings.data_dir)
+# Without KAFKA_BOOTSTRAP_SERVERS, the embedded broker's address; the worker starts it.
+bootstrap = settings.broker or embedded.address()
 exactly_once = settings.processing_guarantee == "exactly_once"
 EXACTLY_ONCE_COMMIT_INTERVAL = 0.5  # seconds
 
 
 class BifrostApp(faust.App):
+    def worker_init(self) -> None:
+        # Before the worker logs anything: JSON lines, secrets redacted.
+        structured_logging.configure(settings.log_level, redaction_rules)
+        super().worker_init()
+
     def _new_transport(self) -> kafka_transport.Transport:
         # Faust's Kafka transport with our commit rules (kafka_transport.py).
         return kafka_transport.Transport(self.conf.broker_consumer, self)
@@ -54,6 +65,9 @@ class BifrostApp(faust.App):
         # Faust creates only the last level of its data directory; a worker started in an
         # empty directory has none of the levels of .bifrost/data.
         Path(self.conf.datadir).mkdir(parents=True, exist_ok=True)
+        _note_versions_and_defaults()
+        if not settings.broker:
+            await asyncio.to_thread(embedded.ensure_running, settings.data_dir)
         await super().on_first_start()
         self._settle_web_address()
         await self._match_topic_partitions()
@@ -153,12 +167,18 @@ app = BifrostApp(
     origin="bifrost_streams.app",
 )
 
-if not settings.broker:
-    log.info("embedded_broker", bootstrap=bootstrap,
-             note="KAFKA_BOOTSTRAP_SERVERS is unset: using noida-db for a local start")
-if not settings.database_url:
-    log.warning("persistence_off",
-                note="BIFROST_DATABASE_URL is unset: results are not stored in PostgreSQL")
+
+
+def _note_versions_and_defaults() -> None:
+    for name, (installed, wanted) in kafka_transport.version_mismatches().items():
+        log.warning("untested_library_version", library=name, installed=installed,
+                    written_for=wanted, note="kafka_transport.py relies on its private members")
+    if not settings.broker:
+        log.info("embedded_broker", bootstrap=bootstrap,
+                 note="KAFKA_BOOTSTRAP_SERVERS is unset: using noida-db for a local start")
+    if not settings.database_url:
+        log.warning("persistence_off",
+                    note="BIFROST_DATABASE_URL is unset: results are not stored in PostgreSQL")
 
 
 def main() -> None:

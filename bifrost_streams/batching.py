@@ -10,12 +10,12 @@ was finished after it). Every event of a batch is held (`hold`) until its own ou
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Awaitable, Callable, List, Set
 
 import structlog
-from faust.streams import _current_event
 from faust.types import EventT, StreamT
+
+from . import kafka_transport
 
 log = structlog.get_logger("bifrost.batching")
 
@@ -30,7 +30,7 @@ def set_current_event(event: EventT | None) -> None:
     take_events yields lists, so the batch sets it for each event it handles: in this task's
     context only. The stream's own `current_event` attribute belongs to its buffering task,
     which reads it while the batch runs."""
-    _current_event.set(weakref.ref(event) if event is not None else None)
+    kafka_transport.set_current_event(event)
 
 
 def hold(events: List[EventT]) -> None:

@@ -22,10 +22,14 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def address(port: int = EMBEDDED_PORT) -> str:
+    return f"127.0.0.1:{port}"
+
+
 def ensure_running(data_dir: str, port: int = EMBEDDED_PORT, timeout: float = 30) -> str:
     """Start noida-db's Kafka service if nothing listens on the port; return host:port."""
     if _port_open(port):
-        return f"127.0.0.1:{port}"
+        return address(port)
     binary = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
     directory = Path(data_dir, "noida-db").resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -38,4 +42,4 @@ def ensure_running(data_dir: str, port: int = EMBEDDED_PORT, timeout: float = 30
             raise RuntimeError(f"embedded broker (noida-db) did not open 127.0.0.1:{port} in "
                                f"{timeout:.0f}s; see {directory}/noida.log")
         time.sleep(0.1)
-    return f"127.0.0.1:{port}"
+    return address(port)

@@ -14,9 +14,12 @@ step by step, are in docs/architecture.md ("Delivery rules"); the reasons in doc
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
+import aiokafka
+import faust
 from faust import streams as faust_streams
 from faust.exceptions import ProducerSendError
 from faust.transport import consumer as faust_consumer
@@ -25,9 +28,39 @@ from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
 
+# This module, alone, reaches into Faust's and aiokafka's private members; these are the
+# versions it was written and tested against (tests/unit/test_kafka_transport.py checks that
+# the installed ones are these, and the worker warns at start-up when they are not).
+WRITTEN_FOR = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+
+
+def version_mismatches() -> Dict[str, Tuple[str, str]]:
+    """name -> (installed, written for), for each library that differs."""
+    installed = {"faust-streaming": faust.__version__, "aiokafka": aiokafka.__version__}
+    return {name: (installed[name], wanted) for name, wanted in WRITTEN_FOR.items()
+            if installed[name] != wanted}
+
+
 # The compiled stream iterator acknowledges past Consumer.ack; its Python twin goes through
 # it. See docs/decisions/0004-every-fetched-event-reaches-its-stream.md.
 faust_streams._CStreamIterator = None
+
+
+def set_current_event(event: Any) -> None:
+    """Make `event` the one tables write for and outputs belong to, in this task's context
+    (what a stream does for each event it yields; None: no event)."""
+    faust_streams._current_event.set(weakref.ref(event) if event is not None else None)
+
+
+def committed_offset(consumer: Any, tp: TP) -> Optional[int]:
+    """The offset the consumer last committed for `tp` (None: none yet in this generation)."""
+    return consumer._committed_offset.get(tp)
+
+
+async def cluster_metadata(consumer: "aiokafka.AIOKafkaConsumer") -> Any:
+    """The whole cluster's metadata: topics with their partitions. The consumer's public
+    topics() gives names only, and partitions_for_topic() waits forever for an unknown one."""
+    return await consumer._client.fetch_all_metadata()
 
 
 class Output(NamedTuple):

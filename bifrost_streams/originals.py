@@ -14,6 +14,8 @@ from typing import Any, Dict, Optional, Set, Tuple
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError, UnknownTopicOrPartitionError
 
+from . import kafka_transport
+
 # How long one record may take to arrive once its offset is known to exist.
 FETCH_SECONDS = 10.0
 
@@ -107,8 +109,6 @@ class OriginalReader:
 
     async def _partitions(self, topic: str) -> Set[int]:
         if self._cluster is None:
-            # The consumer's public topics() gives names only; the partitions come with the
-            # same metadata answer.
             self._cluster = await asyncio.wait_for(
-                self._consumer._client.fetch_all_metadata(), self.fetch_seconds)
+                kafka_transport.cluster_metadata(self._consumer), self.fetch_seconds)
         return self._cluster.partitions_for_topic(topic) or set()

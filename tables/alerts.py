@@ -40,8 +40,8 @@ class TableStore:
 
     def hold(self, partition: int, alert: Dict[str, Any]) -> None:
         value = {**alert, "partition": partition, "stored_at": time.time()}
-        held_alerts.send_changelog(_changelog_partition(partition), alert["alert_id"], value)
-        held_alerts.data[alert["alert_id"]] = value
+        changelog.write_soon(held_alerts, alert["alert_id"], value,
+                             _changelog_partition(partition))
 
     def held(self) -> List[Dict[str, Any]]:
         owned = _owned()
@@ -54,8 +54,7 @@ class TableStore:
 
     def sent(self, partition: int, alert_id: str) -> None:
         value = {"stored_at": time.time(), "partition": partition}
-        sent_alerts.send_changelog(_changelog_partition(partition), alert_id, value)
-        sent_alerts.data[alert_id] = value
+        changelog.write_soon(sent_alerts, alert_id, value, _changelog_partition(partition))
         held = held_alerts.data.get(alert_id)
         if held is not None:
             self.release([held])

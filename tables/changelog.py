@@ -64,15 +64,19 @@ def owned_partitions(app: faust.App, topic: str) -> set:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
-def write_soon(table: faust.Table, key: str, value: Any) -> Awaitable:
+def write_soon(table: faust.Table, key: str, value: Any,
+               partition: Optional[int] = None) -> Awaitable:
     """Store key -> value; the returned future resolves once the changelog holds it (acks=all).
+    The changelog partition is `partition`, else the table's own choice for the key.
 
     A plain `table[key] = value` only queues the changelog write; a result published before
     that write is delivered could reach Heimdall while a crash loses the table entry, and the
     redelivered request would then be answered a second, different time. Callers await the
     future before they publish; a batch awaits all of its futures at once.
     """
-    delivered = table.send_changelog(table.partition_for_key(key), key, value)
+    if partition is None:
+        partition = table.partition_for_key(key)
+    delivered = table.send_changelog(partition, key, value)
     table.data[key] = value
     return delivered
 

@@ -162,8 +162,7 @@ def local_entries(error_code: Optional[str] = None) -> List[Dict[str, Any]]:
 def mark_redriven(entry: Dict[str, Any], now: float) -> Dict[str, Any]:
     updated = {**entry, "redrives": entry["redrives"] + 1, "state": REDRIVEN,
                "last_redrive": now}
-    dead_letters.send_changelog(entry["partition"], entry["key"], updated)
-    dead_letters.data[entry["key"]] = updated
+    changelog.write_soon(dead_letters, entry["key"], updated, entry["partition"])
     return updated
 
 

@@ -12,10 +12,10 @@ from typing import Any, Awaitable, Dict, Optional
 
 import faust
 
+from bifrost_streams.analysis.analyzer import DONE
 from bifrost_streams.app import app, settings
 from tables import changelog
 
-DONE = "DONE"
 
 jobs = app.Table(
     "jobs",

@@ -51,6 +51,4 @@ def get(stream: str, shard_id: str) -> Optional[str]:
 async def save(stream: str, shard_id: str, sequence_number: str) -> None:
     """Store the checkpoint; return once the broker has it in the changelog."""
     name = key(stream, shard_id)
-    delivered = checkpoints.send_changelog(partition(stream, shard_id), name, sequence_number)
-    checkpoints.data[name] = sequence_number
-    await delivered
+    await changelog.write_soon(checkpoints, name, sequence_number, partition(stream, shard_id))

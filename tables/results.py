@@ -45,10 +45,6 @@ results = app.tables.add(KeyHashedTable(
 ))
 
 
-def cache_key(template_id: str, model: str, prompt_version: str, language: str) -> str:
-    return f"{template_id}|{model}|{prompt_version}|{language}"
-
-
 # Entries read or written lately, decoded: a storm asks for one entry thousands of times a
 # second, and each read of the table searched every partition's RocksDB and decoded its JSON
 # (a twentieth of the cache path). Cleared whenever the sweep may have removed entries; an

@@ -93,8 +93,7 @@ async def flush_counts() -> None:
     for key in list(_dirty):
         partition = _split(key)[0]
         if partition in owned:  # a revoked partition's counts belong to its new owner now
-            counts.send_changelog(partition, key, _totals[key])
-            counts.data[key] = _totals[key]
+            changelog.write_soon(counts, key, _totals[key], partition)
     _dirty.clear()
     now = time.time()
     for key in [k for k in _totals if _finished(k, now)]:

@@ -74,3 +74,14 @@ async def fetch_log(dsn: Optional[str], log_id: int, attempts: int) -> LogEntry:
                         f"attempts") from None
     metrics.LOG_FETCH.labels("ok").inc()
     return entry
+
+
+class HeimdallLogs:
+    """The analyser's log source: Heimdall's log_entries at `dsn`, read with retries."""
+
+    def __init__(self, dsn: Optional[str], attempts: int) -> None:
+        self.dsn = dsn
+        self.attempts = attempts
+
+    async def fetch(self, log_id: int) -> LogEntry:
+        return await fetch_log(self.dsn, log_id, self.attempts)

@@ -20,8 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from faust.web import Request, Response, View
 from prometheus_client import Counter
 
-from agents import analysis
-from bifrost_streams import metrics, recent
+from bifrost_streams import metrics, recent, wiring
 from bifrost_streams.app import app
 from bifrost_streams.records import result_timestamp
 from tables import dead_letters, template_counts, templates
@@ -70,7 +69,7 @@ def snapshot() -> Dict[str, Any]:
     return {"generated_at": result_timestamp(),
             "throughput": recent.throughput(time.monotonic(), sum(statuses.values())),
             "statuses": statuses, "dlq_size": dlq_size(),
-            "breakers": analysis.router.breaker_states(),
+            "breakers": wiring.router().breaker_states(),
             "templates_start": result_timestamp(start) if start is not None else None,
             "templates": top, "latest": recent.latest()}
 

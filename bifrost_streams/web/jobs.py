@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from faust.web import Request, Response, View
 
-from agents import analysis
+from bifrost_streams import wiring
 from bifrost_streams.app import app
 from bifrost_streams.topics import key_partition
 from bifrost_streams.web.peers import forward, is_mine
@@ -35,7 +35,7 @@ def describe(job_id: str, key: str, indexed: bool) -> Optional[Dict[str, Any]]:
                 "status": result["status"], "finished_at": stored.get("stored_at"),
                 # A copy of a job under the same idempotency key gets the first one's result.
                 "answered_as": stored.get("job_id"), "result": result}
-    if key in analysis.slow_jobs:
+    if key in wiring.running_jobs:
         return {"job_id": job_id, "idempotency_key": key, "state": "RUNNING"}
     if indexed:
         return {"job_id": job_id, "idempotency_key": key, "state": "ACCEPTED"}

@@ -10,10 +10,9 @@ from typing import Any, Dict
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bifrost_streams import kafka_transport
+from bifrost_streams import kafka_transport, wiring
 from bifrost_streams.app import app, bootstrap, settings
 from bifrost_streams.safe_messages import shown_url
-from agents import analysis, kinesis_source
 from tables import dead_letters
 from tables.alerts import store as alert_store
 from tables.jobs import jobs
@@ -44,17 +43,17 @@ def status_document() -> Dict[str, Any]:
                    "jobs": settings.jobs_topic},
         "consumer": _consumer_state(),
         "model": {"source": settings.ai_source,
-                  "chain": [{"provider": name, "model": analysis.router.providers[name].model}
+                  "chain": [{"provider": name, "model": wiring.router().providers[name].model}
                             for name in settings.provider_chain],
                   "ollama_url": shown_url(settings.ollama_url),
                   "bedrock_region": settings.bedrock_region,
                   "redaction": "on" if settings.redaction else "local providers: off",
-                  "breakers": analysis.router.breaker_states()},
+                  "breakers": wiring.router().breaker_states()},
         "persistence": {"enabled": settings.database_url is not None},
         "ingestion": {"topic": settings.ingestion_topic,
                       "levels": sorted(settings.ingest_levels),
                       "kinesis_stream": settings.kinesis_stream_name,
-                      "kinesis_shards_read_here": kinesis_source.reading()},
+                      "kinesis_shards_read_here": wiring.kinesis_shards()},
         "alerts": {"topic": settings.alert_topic,
                    "slack": settings.slack_webhook_url is not None,
                    "max_per_minute": settings.throttle_max_per_minute,

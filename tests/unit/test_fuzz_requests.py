@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bifrost_streams import codes
-from bifrost_streams.outcomes import dlq_key, encode, failed, invalid_dlq_event, job_dlq_event
+from bifrost_streams.wire import dlq_key, encode, failed, invalid_dlq_event, job_dlq_event
 from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.validation import InvalidRequest, dlq_payload, is_uuid, parse_request
 from tests.contract import check_dlq_message, check_result_message

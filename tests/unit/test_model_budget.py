@@ -55,8 +55,8 @@ def test_a_bad_budget_is_refused():
 
 
 async def test_past_the_budget_the_rules_provider_answers_and_nothing_is_cached(
-        outbox, model, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(analysis, "model_budget", ModelBudget(2, clock=Clock()))
+        outbox, model):  # noqa: F811
+    analysis.analyzer().budget = ModelBudget(2, clock=Clock())
     lines = ["ERROR payment gateway refused the card", "ERROR disk full on the data volume",
              "ERROR connection refused by the ledger", "ERROR worker pool exhausted",
              "ERROR session store unreachable"]
