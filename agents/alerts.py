@@ -27,13 +27,17 @@ dispatcher = Dispatcher(webhook, Throttle(settings.throttle_max_per_minute,
                                           settings.alert_window_seconds),
                         store, redaction_rules)
 
-if webhook is None:
-    log.info("alerts_logged_only", note="SLACK_WEBHOOK_URL is unset: alerts are logged and "
-                                        "counted, not sent")
-else:
-    log.info("alerts_to_slack", webhook=webhook.key,
-             max_per_window=settings.throttle_max_per_minute,
-             window_s=settings.alert_window_seconds)
+
+
+@app.task
+async def announce_where_alerts_go() -> None:
+    if webhook is None:
+        log.info("alerts_logged_only", note="SLACK_WEBHOOK_URL is unset: alerts are logged "
+                                            "and counted, not sent")
+    else:
+        log.info("alerts_to_slack", webhook=webhook.key,
+                 max_per_window=settings.throttle_max_per_minute,
+                 window_s=settings.alert_window_seconds)
 
 
 def _read(value: bytes) -> dict:

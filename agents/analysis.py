@@ -18,7 +18,7 @@ from bifrost_streams import metrics, outcomes, wiring
 from bifrost_streams.analysis.analyzer import Analyzer, Limits, Prepared, Ready, Stores
 from bifrost_streams.analysis.ports import LogSource, Router
 from bifrost_streams.app import app, redaction_rules, settings
-from bifrost_streams.batching import (BATCH_MAX, BATCH_WITHIN, Later, hold, release,
+from bifrost_streams.kafka.batching import (BATCH_MAX, BATCH_WITHIN, Later, hold, release,
                                       set_current_event)
 from bifrost_streams.model_budget import ModelBudget
 from bifrost_streams.outcomes import publish_result
@@ -97,7 +97,7 @@ async def analyse_batch(stream, items: List[Tuple[Any, AnalysisRequest]]) -> Non
         if pending:
             await asyncio.gather(*pending)
         for event, request, step in ready:
-            set_current_event(event)  # its outputs are its own (kafka_transport.outbox)
+            set_current_event(event)  # its outputs are its own (transport.outbox)
             await _publish(request, step.result, step.encoded)
             await release(stream, event)
     finally:

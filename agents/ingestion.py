@@ -13,7 +13,7 @@ import asyncio
 
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
-from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
+from bifrost_streams.kafka.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
 from bifrost_streams.ingestion.ingest_requests import encode, iter_requests
 from bifrost_streams.outcomes import send_bytes
 

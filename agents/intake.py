@@ -15,9 +15,9 @@ import structlog
 from agents.analysis import analyse_batch, jobs_topic
 from bifrost_streams import metrics
 from bifrost_streams.app import app, settings
-from bifrost_streams.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
+from bifrost_streams.kafka.batching import BATCH_MAX, BATCH_WITHIN, hold, release, set_current_event
 from bifrost_streams.outcomes import REDRIVE_HEADER, publish_invalid_dlq, send_json
-from bifrost_streams.topics import key_partition
+from bifrost_streams.kafka.topics import key_partition
 from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.validation import InvalidRequest, parse_request
 from tables import job_ids
@@ -40,7 +40,7 @@ async def intake(stream):
                 if request is None:
                     await release(stream, event)  # its DLQ event is out
                     continue
-                # The request topic and the job stream have one partition count (topics.py),
+                # The request topic and the job stream have one partition count (kafka/topics.py),
                 # and a worker owns the same partition numbers of both.
                 partitions = app.conf.topic_partitions
                 partition = event.message.partition

@@ -58,7 +58,7 @@ def _child(bounded: bool, lines: int) -> Dict[str, Any]:
     import dataclasses
     from types import SimpleNamespace
 
-    from bifrost_streams.batching import set_current_event
+    from bifrost_streams.kafka.batching import set_current_event
     from bifrost_streams.mining.miner import MinerConfig, TemplateMiner
     from bifrost_streams.records import DlqEvent
     from tables import changelog, dead_letters, templates

@@ -41,7 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks import memory
 from benchmarks.cpu import CpuClock, processes_with
-from bifrost_streams import embedded
+from bifrost_streams.kafka import embedded
 from tests.support.fake_ollama import FakeOllama
 from tests.support.services import REPO, KafkaBroker, Worker, free_port, free_port_pair
 

@@ -21,10 +21,11 @@ import faust
 import structlog
 from mode.utils.objects import cached_property
 
-from . import config, embedded, kafka_transport, structured_logging, web_address
+from . import config, structured_logging, web_address
+from .kafka import embedded, transport
 from .redaction import compile_rules
 from .safe_messages import shown_url
-from .topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
+from .kafka.topics import DEFAULT_PARTITIONS, create_missing, decide_partitions, existing_partitions
 from .web import access
 
 
@@ -52,14 +53,14 @@ class BifrostApp(faust.App):
         structured_logging.configure(settings.log_level, redaction_rules)
         super().worker_init()
 
-    def _new_transport(self) -> kafka_transport.Transport:
-        # Faust's Kafka transport with our commit rules (kafka_transport.py).
-        return kafka_transport.Transport(self.conf.broker_consumer, self)
+    def _new_transport(self) -> transport.Transport:
+        # Faust's Kafka transport with our commit rules (kafka/transport.py).
+        return transport.Transport(self.conf.broker_consumer, self)
 
     @cached_property
-    def flow_control(self) -> kafka_transport.FlowControl:
-        # Resuming keeps what the streams' queues hold (kafka_transport.py says why).
-        return kafka_transport.FlowControl(loop=self.loop)
+    def flow_control(self) -> transport.FlowControl:
+        # Resuming keeps what the streams' queues hold (kafka/transport.py says why).
+        return transport.FlowControl(loop=self.loop)
 
     async def on_first_start(self) -> None:
         # Faust creates only the last level of its data directory; a worker started in an
@@ -170,9 +171,9 @@ app = BifrostApp(
 
 
 def _note_versions_and_defaults() -> None:
-    for name, (installed, wanted) in kafka_transport.version_mismatches().items():
+    for name, (installed, wanted) in transport.version_mismatches().items():
         log.warning("untested_library_version", library=name, installed=installed,
-                    written_for=wanted, note="kafka_transport.py relies on its private members")
+                    written_for=wanted, note="kafka/transport.py relies on its private members")
     if not settings.broker:
         log.info("embedded_broker", bootstrap=bootstrap,
                  note="KAFKA_BOOTSTRAP_SERVERS is unset: using noida-db for a local start")

@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import structlog
 from faust.streams import current_event
 
-from . import kafka_transport, metrics, recent
+from . import metrics, recent
+from .kafka import transport
 from .alerts.rule import AlertRule
 from .app import app, settings
 from .records import AnalysisRequest, DlqEvent
@@ -34,7 +35,7 @@ async def send_bytes(topic: str, key: Optional[str], value: bytes,
     Straight to the producer rather than through Topic.send: on the cache path Faust's
     channel machinery (future wrappers, codec registry, sensors) cost more than the work.
     The worker flushes this producer before it commits offsets, and a failed delivery stops
-    it first (kafka_transport.py). Exactly once, an event's outputs wait in the outbox for the
+    it first (kafka/transport.py). Exactly once, an event's outputs wait in the outbox for the
     transaction that commits the event.
     """
     raw_key = key.encode() if key is not None else None
@@ -42,16 +43,16 @@ async def send_bytes(topic: str, key: Optional[str], value: bytes,
         event = current_event()
         if event is not None:
             message = event.message
-            if not kafka_transport.outbox.add(
+            if not transport.outbox.add(
                     message, app.consumer_generation_id,
-                    kafka_transport.committed_offset(app.consumer, message.tp), topic, raw_key,
+                    transport.committed_offset(app.consumer, message.tp), topic, raw_key,
                     value, headers):
                 log.info("output_dropped", topic=topic, partition=message.partition,
                          offset=message.offset, reason="a second delivery of its event")
             return
     delivery = await app.producer.send(topic, raw_key, value, partition=None, timestamp=None,
                                        headers=headers)
-    kafka_transport.deliveries.watch(delivery)
+    transport.deliveries.watch(delivery)
 
 
 alert_rule = AlertRule(settings.alert_severities, settings.alert_template_threshold,

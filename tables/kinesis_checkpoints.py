@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Optional, Set
 
 from bifrost_streams.app import app, settings
-from bifrost_streams.topics import key_partition
+from bifrost_streams.kafka.topics import key_partition
 from tables import changelog
 
 checkpoints = None

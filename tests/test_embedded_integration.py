@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost_streams.embedded import EMBEDDED_PORT
+from bifrost_streams.kafka.embedded import EMBEDDED_PORT
 from tests.contract import check_result
 from tests.requests_corpus import inline_request
 from tests.support.kafka_io import as_messages, produce, read_topic

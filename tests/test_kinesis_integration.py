@@ -24,7 +24,7 @@ import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
 from bifrost_streams.ingestion.ingest_requests import request_id
-from bifrost_streams.topics import key_partition
+from bifrost_streams.kafka.topics import key_partition
 from tests.support.kafka_io import read_all, read_topic
 from tests.support.kinesis import CREDENTIALS, MotoKinesis
 from tests.support.services import free_port

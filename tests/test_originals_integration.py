@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.records_to_delete import RecordsToDelete
 
-from bifrost_streams.originals import OriginalReader
+from bifrost_streams.kafka.originals import OriginalReader
 from tests.support.kafka_io import produce
 
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .. import config
-from ..embedded import EMBEDDED_PORT
+from ..kafka.embedded import EMBEDDED_PORT
 from .ingest_requests import encode, inline_request, request_id
 from .logparse import parse_entry, split_entries
-from ..topics import existing_partitions
+from ..kafka.topics import existing_partitions
 
 Request = Tuple[str, Dict[str, Any]]  # (where it came from, "file:line"; the request)
 
@@ -191,7 +191,7 @@ async def run(args: argparse.Namespace, settings: config.Settings) -> int:
         return 0
     if settings.request_topic not in await existing_partitions(bootstrap,
                                                                [settings.request_topic]):
-        # Not created here: the worker sizes the topics it creates (topics.py).
+        # Not created here: the worker sizes the topics it creates (kafka/topics.py).
         print(f"bifrost-submit: topic {settings.request_topic} does not exist on {bootstrap}; "
               "start a worker first (it creates its topics)", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from faust.web import Request, Response, View
 
 from bifrost_streams import metrics
 from bifrost_streams.app import app, bootstrap, settings
-from bifrost_streams.originals import OriginalReader
+from bifrost_streams.kafka.originals import OriginalReader
 from bifrost_streams.outcomes import REDRIVE_HEADER, send_bytes
 from bifrost_streams.storage import audit
 from bifrost_streams.safe_messages import failure_kind

@@ -13,7 +13,7 @@ from faust.web import Request, Response, View
 
 from bifrost_streams import wiring
 from bifrost_streams.app import app
-from bifrost_streams.topics import key_partition
+from bifrost_streams.kafka.topics import key_partition
 from bifrost_streams.web.peers import forward, is_mine
 from tables import job_ids, jobs
 

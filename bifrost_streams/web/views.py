@@ -10,7 +10,8 @@ from typing import Any, Dict
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bifrost_streams import kafka_transport, wiring
+from bifrost_streams import wiring
+from bifrost_streams.kafka import transport
 from bifrost_streams.app import app, bootstrap, settings
 from bifrost_streams.safe_messages import shown_url
 from tables import dead_letters
@@ -61,7 +62,7 @@ def status_document() -> Dict[str, Any]:
         "dlq": {"waiting_here": dead_letters.waiting_count()},
         "tables": {"jobs": len(jobs), "result_cache": len(results)},
         # Exactly once: outputs waiting for the transaction that commits their events.
-        "outbox": len(kafka_transport.outbox),
+        "outbox": len(transport.outbox),
         # A partition's commit waits for its oldest event in progress (a model call, say).
         "in_progress": app.consumer.in_progress(),
     }

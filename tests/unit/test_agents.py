@@ -10,7 +10,7 @@ import pytest
 from agents import analysis, intake
 from bifrost_streams import codes, outcomes
 from bifrost_streams.app import app, settings
-from bifrost_streams.topics import key_partition
+from bifrost_streams.kafka.topics import key_partition
 from bifrost_streams.providers.router import ModelRouter
 from tables import dead_letters, job_ids, jobs, results, template_counts, templates
 from tests.contract import check_dlq, check_result
@@ -241,7 +241,7 @@ class _Stream:
 async def test_a_batch_cut_short_leaves_its_events_unacknowledged(outbox, model, monkeypatch):
     """take_events acknowledges a batch even when its body fails; our hold keeps the offsets
     of jobs whose results were not published from being committed."""
-    from bifrost_streams.batching import hold
+    from bifrost_streams.kafka.batching import hold
     request = _request(INLINE)
     event, stream = _event(key_partition(request.idempotency_key, app.conf.topic_partitions)), \
         _Stream()

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bifrost_streams.batching import set_current_event
+from bifrost_streams.kafka.batching import set_current_event
 from bifrost_streams.records import DlqEvent
 from tables import changelog, dead_letters
 from tests.support.events import FakeEvent

@@ -1,4 +1,4 @@
-"""The commit rules of bifrost_streams/kafka_transport.py, against Faust's own bookkeeping."""
+"""The commit rules of bifrost_streams/kafka/transport.py, against Faust's own bookkeeping."""
 from __future__ import annotations
 
 import asyncio
@@ -9,9 +9,9 @@ from faust import streams as faust_streams
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from bifrost_streams import kafka_transport
+from bifrost_streams.kafka import transport
 from bifrost_streams.app import app
-from bifrost_streams.kafka_transport import Consumer, Deliveries, Outbox, TransactionManager
+from bifrost_streams.kafka.transport import Consumer, Deliveries, Outbox, TransactionManager
 
 TP0 = TP("analysis.request", 0)
 
@@ -129,7 +129,7 @@ def test_a_second_copy_of_an_event_holds_the_commit_until_it_is_processed(monkey
 
 
 async def test_resuming_flow_keeps_what_the_stream_queues_hold():
-    # Faust emptied them, after the seek that was to fetch their events again (kafka_transport).
+    # Faust emptied them, after the seek that was to fetch their events again (kafka/transport.py).
     queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
     queue.put_nowait("event 717")
     app.flow_control.suspend()
@@ -150,7 +150,7 @@ def test_every_stream_acknowledges_through_our_consumer():
 
 async def test_a_failed_delivery_stops_the_worker_before_it_commits(monkeypatch):
     watch = Deliveries()
-    monkeypatch.setattr(kafka_transport, "deliveries", watch)
+    monkeypatch.setattr(transport, "deliveries", watch)
     failed = asyncio.get_running_loop().create_future()
     watch.watch(failed)
     failed.set_exception(ConnectionError("broker gone"))
@@ -229,7 +229,7 @@ class RecordingProducer:
 
 async def test_a_transaction_carries_exactly_the_outputs_of_the_events_it_commits(monkeypatch):
     box = Outbox()
-    monkeypatch.setattr(kafka_transport, "outbox", box)
+    monkeypatch.setattr(transport, "outbox", box)
     monkeypatch.setattr(app.assignor, "group_for_topic", lambda topic: 0)
     producer = RecordingProducer()
     manager = TransactionManager(app.transport, consumer=app.consumer, producer=producer)
@@ -259,7 +259,7 @@ async def test_a_fetch_asks_for_a_copy_of_the_active_partitions_and_delivers_all
         return {TP0: ["record"]}
     monkeypatch.setattr(FaustConsumer, "_getmany", fetch)
     records = await consumer._getmany(active, 1.0)
-    # aiokafka read an empty set as "every partition" (kafka_transport._getmany).
+    # aiokafka read an empty set as "every partition" (transport._getmany).
     assert asked == [{TP0}] and asked[0] is not active
     assert records == {TP0: ["record"]}
     assert await consumer._getmany(set(), 1.0) == {} and len(asked) == 1
@@ -279,12 +279,12 @@ async def test_the_broker_holds_an_empty_fetch_briefly():
     consumer = thread._create_worker_consumer(app.transport)
     try:
         # A partition freed while a fetch waits is fetched after that one ends.
-        assert consumer._fetch_max_wait_ms == kafka_transport.FETCH_MAX_WAIT_MS <= 100
+        assert consumer._fetch_max_wait_ms == transport.FETCH_MAX_WAIT_MS <= 100
     finally:
         await consumer.stop()
 
 
 def test_the_installed_faust_and_aiokafka_are_the_versions_the_transport_was_written_for():
-    # kafka_transport.py reaches into their private members: an upgrade is reviewed there
+    # kafka/transport.py reaches into their private members: an upgrade is reviewed there
     # first, and WRITTEN_FOR moves with it.
-    assert kafka_transport.version_mismatches() == {}
+    assert transport.version_mismatches() == {}

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable, List, Set
 import structlog
 from faust.types import EventT, StreamT
 
-from . import kafka_transport
+from . import transport
 
 log = structlog.get_logger("bifrost.batching")
 
@@ -30,7 +30,7 @@ def set_current_event(event: EventT | None) -> None:
     take_events yields lists, so the batch sets it for each event it handles: in this task's
     context only. The stream's own `current_event` attribute belongs to its buffering task,
     which reads it while the batch runs."""
-    kafka_transport.set_current_event(event)
+    transport.set_current_event(event)
 
 
 def hold(events: List[EventT]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Set, Tuple
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError, UnknownTopicOrPartitionError
 
-from . import kafka_transport
+from . import transport
 
 # How long one record may take to arrive once its offset is known to exist.
 FETCH_SECONDS = 10.0
@@ -110,5 +110,5 @@ class OriginalReader:
     async def _partitions(self, topic: str) -> Set[int]:
         if self._cluster is None:
             self._cluster = await asyncio.wait_for(
-                kafka_transport.cluster_metadata(self._consumer), self.fetch_seconds)
+                transport.cluster_metadata(self._consumer), self.fetch_seconds)
         return self._cluster.partitions_for_topic(topic) or set()
