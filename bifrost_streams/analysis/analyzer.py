@@ -20,13 +20,14 @@ import structlog
 from .. import bounds, codes, metrics
 from ..codes import JobFailed
 from ..model_budget import ModelBudget
-from ..prompts import PROMPT_VERSION, build_prompt
+from ..prompts import MAX_LOG_CHARS, PROMPT_VERSION, build_prompt
 from ..providers.base import Answer, Prompt
 from ..providers.policy import Route
 from ..records import STATUS_SUCCEEDED, AnalysisRequest, AnalysisResult
 from ..redaction import Rule, redact
 from ..singleflight import LeaderCancelled, SingleFlight
 from ..wire import encode, failed, succeeded
+from . import prompt_budget
 from .ports import (Analyst, DeadLetters, FailureSink, JobStore, LogSource, ResultCache,
                     Router, TemplateCounts, Templates)
 
@@ -44,6 +45,8 @@ class Limits:
     language: str
     # A job's budget without timeout_ms: this, else the providers' timeouts and 30 s.
     job_timeout_seconds: Optional[float] = None
+    # The models' context window in tokens; None: each provider's default (prompt_budget.py).
+    context_tokens: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -241,11 +244,10 @@ class Analyzer:
 
     async def _ask_model(self, step: Prepared, request: AnalysisRequest) -> Answer:
         extra = step.extra
-        prompt = build_prompt(step.text, service=extra["service_name"],
-                              environment=extra["environment"], priority=request.priority,
-                              language=self.limits.language)
         if not self.budget.take(extra["template_id"].rsplit(":", 1)[0]):
-            return await self._over_budget(prompt, request)
+            return await self._over_budget(self._prompt(step, request, [])[0], request)
+        lines = await self._preceding(request)
+        prompt, report = self._prompt(step, request, lines)
         chosen = step.chosen
         answer = await self.router.analyze(prompt, self.deadline(request), chosen)
         # A fallback answer is not the first choice's: caching it would keep serving the
@@ -253,7 +255,44 @@ class Analyzer:
         if (answer.provider, answer.model) == (chosen.steps[0][0],
                                                self.router.first_model(chosen)):
             self.stores.results.store(step.key, dataclasses.asdict(answer))
-        return answer
+        # What this call sent; a later cache hit sent nothing, so the cache does not keep it.
+        return dataclasses.replace(answer, extra={**answer.extra, "prompt": report})
+
+    def _prompt(self, step: Prepared, request: AnalysisRequest,
+                lines: List[str]) -> Tuple[Prompt, Dict[str, Any]]:
+        """The prompt, planned to fit the route's context window (prompt_budget.py)."""
+        extra = step.extra
+
+        def build(log_text: str) -> Prompt:
+            return build_prompt(log_text, service=extra["service_name"],
+                                environment=extra["environment"], priority=request.priority,
+                                language=self.limits.language)
+        empty = build("")
+        fitted = prompt_budget.fit(
+            step.text, prompt_budget.figures_line(extra), lines,
+            len(empty.system) + len(empty.user),
+            prompt_budget.window((name for name, _ in step.chosen.steps),
+                                 self.limits.context_tokens),
+            MAX_LOG_CHARS)
+        prompt = build(fitted.log)
+        if fitted.context:
+            prompt = dataclasses.replace(prompt, user=fitted.context + prompt.user)
+        return prompt, fitted.report
+
+    async def _preceding(self, request: AnalysisRequest) -> List[str]:
+        """The lines the service logged just before a job-form entry, redacted; none for
+        inline text (its lines before are in the text) or when they cannot be read."""
+        if request.log_content is not None or request.log_id is None:
+            return []
+        try:
+            lines = await self.logs.preceding(request.log_id, prompt_budget.CONTEXT_LINES)
+        except Exception as exc:  # context helps; its absence fails nothing
+            log.warning("log_context_unavailable", error=type(exc).__name__)
+            return []
+        lines = [line[:prompt_budget.CONTEXT_LINE_CHARS] for line in lines]
+        if self.limits.redaction:
+            lines = [redact(line, self.limits.redaction_rules)[0] for line in lines]
+        return lines
 
     async def _over_budget(self, prompt: Prompt, request: AnalysisRequest) -> Answer:
         """Past its service's model budget a job is answered by the rules provider. Not

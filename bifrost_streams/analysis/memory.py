@@ -80,6 +80,12 @@ class MemoryLogs:
             raise JobFailed(codes.LOG_NOT_FOUND, f"log_entries has no row with id {log_id}")
         return entry
 
+    async def preceding(self, log_id: int, limit: int) -> List[str]:
+        service = self.rows[log_id].service_name
+        before = [row.content for key, row in sorted(self.rows.items())
+                  if key < log_id and row.service_name == service]
+        return before[-limit:]
+
 
 class RecordedFailures:
     """The dead letters the analyser published: (job_id, code, message)."""

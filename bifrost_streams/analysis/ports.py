@@ -5,7 +5,7 @@ tests and benchmarks pass the in-memory ones of analysis/memory.py.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Dict, Optional, Protocol
+from typing import Any, Awaitable, Dict, List, Optional, Protocol
 
 from ..mining.miner import Match
 from ..providers.base import Answer, Prompt
@@ -49,6 +49,9 @@ class DeadLetters(Protocol):
 class LogSource(Protocol):
     async def fetch(self, log_id: int) -> LogEntry:
         """The log row; raises codes.JobFailed when it is missing or unreachable."""
+
+    async def preceding(self, log_id: int, limit: int) -> List[str]:
+        """Up to `limit` texts the same service logged just before the row, oldest first."""
 
 
 class FailureSink(Protocol):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import psycopg2
 from tenacity import (AsyncRetrying, retry_if_exception_type, stop_after_attempt,
@@ -76,6 +76,29 @@ async def fetch_log(dsn: Optional[str], log_id: int, attempts: int) -> LogEntry:
     return entry
 
 
+# The rows searched for a job's context: the ids just below its own (the primary key's index
+# bounds the scan), logged by the same service within the window before it.
+CONTEXT_ROWS = 200
+CONTEXT_SECONDS = 60
+CONTEXT_QUERY_SECONDS = 2.0
+
+
+async def preceding(dsn: str, log_id: int, limit: int) -> List[str]:
+    """Up to `limit` texts the row's service logged just before it, oldest first."""
+    pool = await get_pool(dsn)
+    async with pool.acquire() as conn:
+        async with conn.cursor() as cur:
+            await cur.execute(
+                "SELECT e.log_content FROM log_entries e, log_entries f "
+                "WHERE f.id = %s AND e.id < f.id AND e.id >= f.id - %s "
+                "AND e.service_name IS NOT DISTINCT FROM f.service_name "
+                "AND e.timestamp >= f.timestamp - make_interval(secs => %s) "
+                "ORDER BY e.id DESC LIMIT %s",
+                (log_id, CONTEXT_ROWS, CONTEXT_SECONDS, limit))
+            rows = await cur.fetchall()
+    return [row[0] for row in reversed(rows)]
+
+
 class HeimdallLogs:
     """The analyser's log source: Heimdall's log_entries at `dsn`, read with retries."""
 
@@ -85,3 +108,8 @@ class HeimdallLogs:
 
     async def fetch(self, log_id: int) -> LogEntry:
         return await fetch_log(self.dsn, log_id, self.attempts)
+
+    async def preceding(self, log_id: int, limit: int) -> List[str]:
+        if self.dsn is None:
+            return []
+        return await asyncio.wait_for(preceding(self.dsn, log_id, limit), CONTEXT_QUERY_SECONDS)
