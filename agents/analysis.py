@@ -25,7 +25,7 @@ from bifrost_streams.outcomes import publish_result
 from bifrost_streams.providers.rules import RulesProvider
 from bifrost_streams.records import AnalysisRequest
 from bifrost_streams.storage.logs import HeimdallLogs
-from tables import dead_letters, jobs, results, template_counts, templates
+from tables import dead_letters, jobs, prompts, results, template_counts, templates
 
 jobs_topic = app.topic(settings.jobs_topic, key_type=str, value_type=AnalysisRequest,
                        internal=True)
@@ -42,14 +42,14 @@ def build_analyzer(router: Optional[Router] = None,
         Limits(settings.max_analysed_chars, settings.redaction, redaction_rules,
                settings.language, settings.job_timeout_seconds),
         Stores(jobs=jobs, results=results, templates=templates, counts=template_counts,
-               dead_letters=dead_letters),
+               dead_letters=dead_letters, prompts=prompts),
         router or wiring.router(),
         logs or HeimdallLogs(settings.log_database_url, settings.log_fetch_attempts),
         failures=outcomes,
         # Per service as the miner names it, so services beyond BIFROST_MAX_SERVICES share
         # one budget.
         budget=ModelBudget(settings.model_budget_per_minute, settings.max_services + 1),
-        over_budget=RulesProvider())
+        over_budget=RulesProvider(settings.rules_file))
 
 
 def use(core: Optional[Analyzer]) -> None:

@@ -10,6 +10,7 @@ from tests.support.kafka_io import as_messages, produce, read_topic
 from tests.support.services import free_port, sql, wait_for
 
 TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _json(answer):
@@ -66,6 +67,18 @@ async def test_jobs_dlq_and_redrive(pipeline_env, worker_factory):
     assert status == 200 and job["status"] == "SUCCEEDED" and job["result"]["summary"]
     status, body = _json(worker.get(f"/jobs/{uuid.uuid4()}"))
     assert status == 404 and "no job" in body["error"]
+
+    # /jobs/{job_id}/prompt: the redacted prompt as sent and the answer, admin token only.
+    path = f"/jobs/{inline['request_id']}/prompt"
+    status, sent = _json(worker.request(path, headers=ADMIN))
+    assert status == 200, sent
+    assert "ERROR disk /var is full" in sent["user"] and sent["system"]
+    assert sent["answer"]["summary"] == job["result"]["summary"]
+    assert sent["budget"]["estimated_tokens"] > 0
+    assert worker.get(path)[0] == 401
+    assert worker.request(path, headers={"Authorization": "Bearer wrong"})[0] == 401
+    status, body = _json(worker.request(f"/jobs/{fixed['job_id']}/prompt", headers=ADMIN))
+    assert status == 404 and "no model call" in body["error"]  # it failed before the model
 
     # /dlq lists both failures; bad parameters are refused.
     listing = _waiting(worker)
@@ -208,3 +221,12 @@ async def test_two_workers_answer_for_each_other(pipeline_env, worker_factory, t
     for request in missing:
         assert _json(workers[1].get(f"/jobs/{request['job_id']}"))[1]["status"] == "SUCCEEDED"
     assert {row[4] for row in _audit(dsn)} == {1} and len(_audit(dsn)) == 6
+
+    # Each worker answers for a prompt the other holds; only jobs that called the model
+    # have one (the others were served from the cache).
+    answers = [[_json(w.request(f"/jobs/{r['job_id']}/prompt", headers=ADMIN))
+                for r in missing] for w in workers]
+    assert answers[0] == answers[1]
+    sent = [body for status, body in answers[0] if status == 200]
+    assert sent and all("ERROR payment 42 failed" in body["user"] for body in sent)
+    assert {status for status, _ in answers[0]} <= {200, 404}

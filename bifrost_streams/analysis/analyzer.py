@@ -28,8 +28,8 @@ from ..redaction import Rule, redact
 from ..singleflight import LeaderCancelled, SingleFlight
 from ..wire import encode, failed, succeeded
 from . import prompt_budget
-from .ports import (Analyst, DeadLetters, FailureSink, JobStore, LogSource, ResultCache,
-                    Router, TemplateCounts, Templates)
+from .ports import (Analyst, DeadLetters, FailureSink, JobStore, LogSource, PromptLog,
+                    ResultCache, Router, TemplateCounts, Templates)
 
 log = structlog.get_logger("bifrost.analysis")
 
@@ -56,6 +56,7 @@ class Stores:
     templates: Templates
     counts: TemplateCounts
     dead_letters: DeadLetters
+    prompts: PromptLog
 
 
 @dataclasses.dataclass
@@ -255,6 +256,7 @@ class Analyzer:
         if (answer.provider, answer.model) == (chosen.steps[0][0],
                                                self.router.first_model(chosen)):
             self.stores.results.store(step.key, dataclasses.asdict(answer))
+        self.stores.prompts.keep(request.idempotency_key, _sent(prompt, answer, report))
         # What this call sent; a later cache hit sent nothing, so the cache does not keep it.
         return dataclasses.replace(answer, extra={**answer.extra, "prompt": report})
 
@@ -324,6 +326,16 @@ class Analyzer:
         entry = await self.logs.fetch(request.log_id)
         return entry.content, {"service_name": entry.service_name,
                                "environment": entry.environment}
+
+
+def _sent(prompt: Prompt, answer: Answer, report: Dict[str, Any]) -> Dict[str, Any]:
+    """What GET /jobs/{id}/prompt shows: the prompt exactly as sent (redacted) and the answer
+    as the provider gave it."""
+    return {"system": prompt.system, "user": prompt.user, "prompt_version": prompt.version,
+            "provider": answer.provider, "model": answer.model,
+            "answer": {name: value for name, value in dataclasses.asdict(answer).items()
+                       if name not in ("provider", "model")},
+            "budget": report}
 
 
 def _answer(cached: Dict[str, Any]) -> Answer:

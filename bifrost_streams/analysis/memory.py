@@ -60,6 +60,14 @@ class MemoryCounts:
         return {"1m": total, "5m": total, "1h": total}
 
 
+class MemoryPrompts:
+    def __init__(self) -> None:
+        self.sent: Dict[str, Dict[str, Any]] = {}
+
+    def keep(self, key: str, sent: Dict[str, Any]) -> None:
+        self.sent[key] = sent
+
+
 class MemoryDeadLetters:
     def __init__(self) -> None:
         self.resolved: List[str] = []
@@ -99,4 +107,5 @@ class RecordedFailures:
 
 def memory_stores() -> Stores:
     return Stores(jobs=MemoryJobs(), results=MemoryResults(), templates=MemoryTemplates(),
-                  counts=MemoryCounts(), dead_letters=MemoryDeadLetters())
+                  counts=MemoryCounts(), dead_letters=MemoryDeadLetters(),
+                  prompts=MemoryPrompts())

@@ -46,6 +46,11 @@ class DeadLetters(Protocol):
         """A redriven job was served: its dead letter no longer waits."""
 
 
+class PromptLog(Protocol):
+    def keep(self, key: str, sent: Dict[str, Any]) -> None:
+        """Keep what a job sent to the model and got back, by idempotency key."""
+
+
 class LogSource(Protocol):
     async def fetch(self, log_id: int) -> LogEntry:
         """The log row; raises codes.JobFailed when it is missing or unreachable."""

@@ -72,6 +72,20 @@ def refusal(path: str, authorization: str, read_token: Optional[str],
     return "the token is not valid"
 
 
+def admin_refusal(authorization: str, admin_token: Optional[str], what: str) -> Optional[str]:
+    """Why this request may not use an admin view (`what` names it); None when it may. A
+    bearer token only: a browser's remembered Basic credentials must not act by themselves."""
+    if admin_token is None:
+        return f"{what} are off: BIFROST_ADMIN_TOKEN is not set on this worker"
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return "a bearer token is required (Authorization: Bearer <BIFROST_ADMIN_TOKEN>)"
+    if not hmac.compare_digest(token.strip().encode("utf-8", "surrogatepass"),
+                               admin_token.encode()):
+        return "the bearer token is not valid"
+    return None
+
+
 def challenge() -> CIMultiDict:
     """Both schemes offered: clients send Bearer, browsers ask their user for Basic."""
     headers: CIMultiDict = CIMultiDict()

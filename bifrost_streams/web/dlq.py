@@ -12,7 +12,6 @@ beyond BIFROST_REDRIVE_PER_MINUTE per worker, and leaves one audit row per job i
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 import time
@@ -30,6 +29,7 @@ from bifrost_streams.outcomes import REDRIVE_HEADER, send_bytes
 from bifrost_streams.storage import audit
 from bifrost_streams.safe_messages import failure_kind
 from bifrost_streams.token_bucket import TokenBucket
+from bifrost_streams.web import access
 from bifrost_streams.web.peers import ROUTED_HEADER, ask_others, self_url
 from tables import dead_letters
 
@@ -77,7 +77,8 @@ class DeadLettersView(View):
 @app.page("/dlq/redrive")
 class RedriveView(View):
     async def post(self, request: Request) -> Response:
-        refusal = _unauthorised(request)
+        refusal = access.admin_refusal(request.headers.get("Authorization", ""),
+                                       settings.admin_token, "redrives")
         if refusal is not None:
             log.warning("redrive_unauthorised", reason=refusal, peer=request.remote)
             return self.json({"error": refusal}, status=401,
@@ -104,17 +105,6 @@ class RedriveView(View):
         status = 429 if limited and not outcome["redriven"] else 200
         return self.json(outcome, status=status,
                          headers={"Retry-After": "60"} if status == 429 else None)
-
-
-def _unauthorised(request: Request) -> Optional[str]:
-    if settings.admin_token is None:
-        return "redrives are off: BIFROST_ADMIN_TOKEN is not set on this worker"
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return "a bearer token is required (Authorization: Bearer <BIFROST_ADMIN_TOKEN>)"
-    if not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
-        return "the bearer token is not valid"
-    return None
 
 
 def _error_code(value: Optional[str]) -> Optional[str]:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
 from bifrost_streams import config
 from bifrost_streams.web import dlq
+from bifrost_streams.web.access import admin_refusal
 
 
 class Clock:
@@ -30,20 +30,14 @@ def test_the_rate_limit_refills_over_the_minute():
     assert [limit.take(), limit.take(), limit.take()] == [True, True, False]  # never above 2
 
 
-def _request(authorization=None):
-    headers = {} if authorization is None else {"Authorization": authorization}
-    return SimpleNamespace(headers=headers)
-
-
-def test_only_the_configured_bearer_token_may_redrive(monkeypatch):
+def test_only_the_configured_bearer_token_may_use_an_admin_view():
     token = "a-long-enough-admin-token"
-    monkeypatch.setattr(dlq, "settings", SimpleNamespace(admin_token=None))
-    assert "BIFROST_ADMIN_TOKEN is not set" in dlq._unauthorised(_request(f"Bearer {token}"))
-    monkeypatch.setattr(dlq, "settings", SimpleNamespace(admin_token=token))
-    assert dlq._unauthorised(_request(f"Bearer {token}")) is None
-    assert dlq._unauthorised(_request(f"bearer {token}")) is None
-    for header in (None, "", "Bearer", f"Basic {token}", "Bearer wrong", f"Bearer {token}x"):
-        assert dlq._unauthorised(_request(header)), header
+    assert "BIFROST_ADMIN_TOKEN is not set" in admin_refusal(f"Bearer {token}", None,
+                                                             "redrives")
+    assert admin_refusal(f"Bearer {token}", token, "redrives") is None
+    assert admin_refusal(f"bearer {token}", token, "redrives") is None
+    for header in ("", "Bearer", f"Basic {token}", "Bearer wrong", f"Bearer {token}x"):
+        assert admin_refusal(header, token, "redrives"), header
 
 
 @pytest.mark.parametrize("body, message", [

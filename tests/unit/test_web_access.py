@@ -121,7 +121,8 @@ def served_routes():
 def test_faust_serves_none_of_its_own_views(served_routes):
     paths = {path for _method, path in served_routes}
     assert paths == {"/", "/status", "/metrics", "/health", "/jobs/by-key", "/jobs/{job_id}",
-                     "/dlq", "/dlq/redrive", "/templates", "/analyses", "/analyses/stats"}
+                     "/jobs/{job_id}/prompt", "/dlq", "/dlq/redrive", "/templates",
+                     "/analyses", "/analyses/stats"}
     methods = {method for method, _path in served_routes}
     assert methods == {"GET", "HEAD", "POST"}
     assert {path for method, path in served_routes if method == "POST"} == {"/dlq/redrive"}
