@@ -7,7 +7,7 @@ AnalysisRequest is the validated request, both forms, as it travels on our inter
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import faust
 
@@ -50,6 +50,8 @@ class AnalysisRequest(faust.Record, include_metadata=False, serializer="json"):
     received_at: float = 0.0
     payload: Optional[Dict[str, Any]] = None  # the request as received, for the DLQ
     redrive: int = 0  # which redrive from the DLQ this is (0: none)
+    # The lines logged just before the entry, when the ingestion that split it sent them.
+    context: Optional[List[str]] = None
 
 
 class AnalysisResult(faust.Record, include_metadata=False, serializer="json"):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import codes
 from .records import SCHEMA_VERSION, AnalysisRequest
+from .analysis.prompt_budget import CONTEXT_LINE_CHARS, CONTEXT_LINES
 from .storage.sanitize import encodable, without_lone_surrogates
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -236,6 +237,7 @@ def _build(document: Dict[str, Any], job_id: Any, trace_id: Any,
         timeout_ms=_optional_int("timeout_ms", document.get("timeout_ms"), low=0),
         model_policy=model_policy,
         timestamp=_optional_string("timestamp", document.get("timestamp"), 64),
+        context=_context(document.get("context")),
         original_topic=topic,
         original_partition=partition,
         original_offset=offset,
@@ -243,6 +245,17 @@ def _build(document: Dict[str, Any], job_id: Any, trace_id: Any,
         # log_content travels once, in its own field; dlq_payload() puts it back.
         payload={k: v for k, v in document.items() if k != "log_content"},
     )
+
+
+def _context(value: Any) -> Optional[List[str]]:
+    """The lines before the entry, as our ingestion sends them: the last CONTEXT_LINES
+    strings, each cut to CONTEXT_LINE_CHARS. Advisory, so anything else is ignored rather
+    than refused: a request is not lost for its context."""
+    if not isinstance(value, list):
+        return None
+    lines = [without_lone_surrogates(line[:CONTEXT_LINE_CHARS]) for line in value
+             if isinstance(line, str)][-CONTEXT_LINES:]
+    return lines or None
 
 
 def dlq_payload(request: AnalysisRequest) -> Dict[str, Any]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Dict, Iterator, Optional, Tuple
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
+from ..analysis.prompt_budget import CONTEXT_LINE_CHARS, CONTEXT_LINES
 from .logparse import LogEntry, iter_payload, keep
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/bifrost-streams/ingestion")
@@ -29,9 +31,24 @@ def request_id(origin: str, index: int = 0) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{origin}#{index}"))
 
 
+class Before:
+    """The entries a splitter saw before the current one: the model reads them as context."""
+
+    def __init__(self) -> None:
+        self.lines: Deque[str] = deque(maxlen=CONTEXT_LINES)
+
+    def saw(self, text: str) -> None:
+        self.lines.append(text.split("\n", 1)[0][:CONTEXT_LINE_CHARS])
+
+    def context(self) -> List[str]:
+        return list(self.lines)
+
+
 def inline_request(entry: LogEntry, job_id: str, result_topic: str, max_bytes: int,
-                   origin: str, received: Optional[str] = None) -> Dict[str, Any]:
-    """The inline request for one entry, at most `max_bytes` once encoded as JSON."""
+                   origin: str, received: Optional[str] = None,
+                   context: Optional[List[str]] = None) -> Dict[str, Any]:
+    """The inline request for one entry, at most `max_bytes` once encoded as JSON. `context`:
+    the first lines of the entries before it (dropped first when the request is too big)."""
     request = {
         "request_id": job_id,
         "timestamp": entry.timestamp or received,
@@ -45,7 +62,12 @@ def inline_request(entry: LogEntry, job_id: str, result_topic: str, max_bytes: i
         # Unknown to the contract and ignored by intake; kept for whoever reads the topic.
         "origin": origin,
     }
+    if context:
+        request["context"] = context
     excess = len(encode(request)) - max_bytes
+    if excess > 0 and context:
+        del request["context"]
+        excess = len(encode(request)) - max_bytes
     if excess > 0:
         text = entry.text
         while excess > 0 and text:
@@ -108,9 +130,13 @@ def iter_requests(raw: Optional[bytes], fallback_origin: str, levels, result_top
         origin, text, received = opened["origin"], opened["data"], opened.get("arrived_at")
     else:
         origin, text, received = fallback_origin, raw.decode("utf-8", errors="replace"), None
+    before = Before()
     for index, entry in enumerate(iter_payload(text)):
         if not keep(entry, levels):
+            before.saw(entry.text)
             yield None
             continue
         job_id = request_id(origin, index)
-        yield job_id, inline_request(entry, job_id, result_topic, max_bytes, origin, received)
+        yield job_id, inline_request(entry, job_id, result_topic, max_bytes, origin, received,
+                                     before.context())
+        before.saw(entry.text)

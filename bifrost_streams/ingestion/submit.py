@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .. import config
 from ..kafka.embedded import EMBEDDED_PORT
-from .ingest_requests import encode, inline_request, request_id
+from .ingest_requests import Before, encode, inline_request, request_id
 from .logparse import parse_entry, split_entries
 from ..kafka.topics import existing_partitions
 
@@ -70,15 +70,19 @@ def requests_for(path: Path, lines: Sequence[str], levels: Optional[Iterable[str
     skipped = 0
     wanted = None if levels is None else set(levels)
     resolved = path.resolve()  # once: a file can hold a million entries
+    before = Before()
     for start, text in split_entries(lines):
         entry = parse_entry(text, start)
         if wanted is not None and entry.level not in wanted:
+            before.saw(text)
             skipped += 1
             continue
         digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         origin = f"file:{resolved}:{start}:{digest}"
         job_id = request_id(origin)
-        request = inline_request(entry, job_id, result_topic, max_bytes, origin)
+        request = inline_request(entry, job_id, result_topic, max_bytes, origin,
+                                 context=before.context())
+        before.saw(text)
         request["service_name"] = request["service_name"] or path.name.split(".")[0]
         kept.append((f"{path}:{start}", request))
     return kept, skipped

@@ -112,3 +112,41 @@ def test_dropped_entries_are_counted_as_they_come():
     items = list(ingest_requests.iter_requests(text.encode(), "k", LEVELS, "r", 65536))
     assert [item is None for item in items] == [True, False, True]
     assert from_message(text.encode(), "k", LEVELS, "r", 65536)[1] == 2
+
+
+def test_an_entry_carries_the_first_lines_of_the_entries_before_it():
+    text = "\n".join(["2026-01-31 10:00:00 INFO [orders] order 41 accepted",
+                      "2026-01-31 10:00:01 INFO [orders] reserving stock for order 42",
+                      "2026-01-31 10:00:02 WARN [orders] stock service slow: 2100 ms",
+                      "2026-01-31 10:00:03 ERROR [orders] order 42 failed: upstream timeout",
+                      "java.net.SocketTimeoutException: Read timed out",
+                      "\tat com.acme.Stock.reserve(Stock.java:42)"])
+    pairs, dropped = from_message(envelope("kinesis:s/shard-0/7", text), "x", LEVELS,
+                                  "analysis.result", 65536)
+    assert dropped == 2 and len(pairs) == 2
+    (_, warn), (_, error) = pairs
+    assert warn["context"] == ["2026-01-31 10:00:00 INFO [orders] order 41 accepted",
+                               "2026-01-31 10:00:01 INFO [orders] reserving stock for order 42"]
+    assert error["context"][-1] == "2026-01-31 10:00:02 WARN [orders] stock service slow: 2100 ms"
+    parsed = parse_request(json.dumps(error).encode(), max_bytes=65536)
+    assert parsed.context == error["context"]
+    assert "context" not in pairs[0][1]["log_content"]
+
+
+def test_the_context_goes_first_when_a_request_would_be_too_big():
+    entry = LogEntry(text="ERROR " + "x" * 600, level="ERROR", service="svc")
+    context = ["INFO " + "y" * 290] * 5
+    request = inline_request(entry, "job", "analysis.result", 1400, "origin", None, context)
+    assert "context" not in request and request["log_content"] == entry.text
+    roomy = inline_request(entry, "job", "analysis.result", 65536, "origin", None, context)
+    assert roomy["context"] == context
+
+
+def test_a_bad_context_is_ignored_and_a_long_one_bounded():
+    base = {"request_id": "r-1", "log_content": "ERROR boom", "log_id": 1}
+    for bad in ("a line", 42, {"a": 1}, [1, 2], None):
+        assert parse_request(json.dumps({**base, "context": bad}).encode(),
+                             max_bytes=65536).context is None
+    parsed = parse_request(json.dumps({**base, "context": ["z" * 1000] * 9}).encode(),
+                           max_bytes=65536)
+    assert len(parsed.context) == 5 and all(len(line) == 300 for line in parsed.context)

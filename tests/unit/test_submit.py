@@ -51,6 +51,11 @@ def test_a_java_trace_is_one_request_and_info_is_left_out(tmp_path):
     assert trace["log_content"].count("\n\tat ") == 3 and "Caused by:" in trace["log_content"]
     assert trace["log_content"].endswith("\t... 12 more")
     assert (trace["priority"], trace["service_name"]) == ("ERROR", "order-service")
+    # Each carries the first lines of the entries before it, for the model's context.
+    assert trace["context"] == ["2026-01-31 10:00:00.001 INFO  [order-service] Order 1 created"]
+    assert requests[1][1]["context"] == [
+        "2026-01-31 10:00:00.001 INFO  [order-service] Order 1 created",
+        "2026-01-31 10:00:00.123 ERROR [order-service] Request failed"]
     for _, request in requests:
         parsed = parse_request(json.dumps(request).encode(), max_bytes=65536)
         assert parsed.form == "inline" and parsed.job_id == request["request_id"]
