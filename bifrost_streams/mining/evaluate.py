@@ -15,17 +15,25 @@ the following is printed per data set and as the mean over the data sets:
   lines whose template's first line had another EventId;
 - throughput on one core (process CPU time, best of a few runs) of our miner and of plain
   Drain3 with its default configuration on the same lines, and their ratio.
+
+Then the leave-one-set-out figures: every choice of MinerConfig that a log sample could decide
+(CHOICES) is chosen on all data sets but one and scored on the one left out, for each data set
+in turn. The choice is the one of the best mean accuracy among those that keep wrong-cache
+and calls within their targets on every training set ("when unsure, split"); ties keep the
+default. These figures, not the per-set ones, say how the miner does on logs it was not
+tuned for.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from drain3 import TemplateMiner as Drain3Miner
 from drain3.template_miner_config import TemplateMinerConfig
@@ -34,7 +42,15 @@ from bifrost_streams.mining.miner import MinerConfig, TemplateMiner
 
 DEFAULT_DIR = Path("/work/shared/data/loghub")
 TIMING_RUNS = 3
-TARGETS = {"accuracy": 0.93, "calls_ratio": 1.2, "wrong_cache": 0.01, "lines_per_s": 40_000}
+# Leave-one-set-out mean accuracy; calls and wrong-cache on every data set; speed = our lines/s
+# over plain Drain3's, mean of the data sets.
+TARGETS = {"accuracy": 0.93, "calls_ratio": 1.2, "wrong_cache": 0.005, "speed_ratio": 0.5}
+# The MinerConfig fields a log sample may decide, each with its values (the default first).
+CHOICES: Dict[str, Tuple[Any, ...]] = {
+    "mask_user_names": (True, False),
+    "digits_make_values": (True, False),
+    "fold_repeated_values": (True, False),
+}
 
 
 @dataclass(frozen=True)
@@ -178,7 +194,8 @@ def report(results: Sequence[Result]) -> List[str]:
         ("mean model calls / true templates", mean["ratio"], "<=", TARGETS["calls_ratio"],
          "{:.2f}"),
         ("mean wrong-cache rate", mean["wrong"], "<", TARGETS["wrong_cache"], "{:.2%}"),
-        ("mean throughput, lines/s", mean["ours"], ">=", TARGETS["lines_per_s"], "{:,.0f}"),
+        ("mean speed against plain Drain3", mean["speed"], ">=", TARGETS["speed_ratio"],
+         "{:.2f}x"),
     ]
     out.append("")
     out.append(f"all data sets pooled: {sum(r.calls for r in results)} calls for "
@@ -202,11 +219,104 @@ def _misses(results: Sequence[Result]) -> List[str]:
             below.append(f"calls ratio {r.calls_ratio:.2f}")
         if r.wrong_cache >= TARGETS["wrong_cache"]:
             below.append(f"wrong-cache {r.wrong_cache:.2%}")
-        if r.ours_lps < TARGETS["lines_per_s"]:
-            below.append(f"{r.ours_lps:,.0f} lines/s")
+        if r.speed_ratio < TARGETS["speed_ratio"]:
+            below.append(f"speed {r.speed_ratio:.2f}x")
         if below:
             misses.append(f"{r.name} ({', '.join(below)})")
     return misses
+
+
+# --- leave one data set out -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Score:
+    accuracy: float
+    calls_ratio: float
+    wrong_cache: float
+
+
+def candidates(base: MinerConfig) -> List[MinerConfig]:
+    """Every combination of the CHOICES values, the base configuration first."""
+    names = list(CHOICES)
+    configs = [base]
+    for values in itertools.product(*(CHOICES[name] for name in names)):
+        config = replace(base, **dict(zip(names, values)))
+        if config not in configs:
+            configs.append(config)
+    return configs
+
+
+def score(data: DataSet, config: MinerConfig) -> Score:
+    ids, created = mine(data, config)
+    return Score(grouping_accuracy(ids, data.truth), created / len(set(data.truth)),
+                 wrong_cache_rate(ids, data.truth))
+
+
+def _safe(score_: Score) -> bool:
+    return (score_.wrong_cache < TARGETS["wrong_cache"]
+            and score_.calls_ratio <= TARGETS["calls_ratio"])
+
+
+def choose(scores: Dict[str, List[Score]], training: Sequence[str]) -> int:
+    """Index of the candidate chosen on the training data sets (0, the base, without any)."""
+    if not training:
+        return 0
+    count = len(next(iter(scores.values())))
+
+    def merit(index: int) -> Tuple[bool, float, int]:
+        rows = [scores[name][index] for name in training]
+        return (all(_safe(row) for row in rows),
+                statistics.fmean(row.accuracy for row in rows), -index)
+
+    return max(range(count), key=merit)
+
+
+def leave_one_out(sets: Sequence[DataSet], configs: Sequence[MinerConfig]
+                  ) -> List[Tuple[str, int, Score]]:
+    """Per data set: the candidate chosen on the others, and its score on this one."""
+    scores = {data.name: [score(data, config) for config in configs] for data in sets}
+    picks = []
+    for data in sets:
+        index = choose(scores, [other.name for other in sets if other.name != data.name])
+        picks.append((data.name, index, scores[data.name][index]))
+    return picks
+
+
+def _changes(config: MinerConfig, base: MinerConfig) -> str:
+    changed = [f"{name}={getattr(config, name)}" for name in CHOICES
+               if getattr(config, name) != getattr(base, name)]
+    return ", ".join(changed) or "default"
+
+
+def loso_report(picks: Sequence[Tuple[str, int, Score]], configs: Sequence[MinerConfig],
+                speed_ratio: float) -> List[str]:
+    base = configs[0]
+    out = ["", f"leave one data set out: {len(configs)} candidate configurations "
+               f"({', '.join(CHOICES)}), chosen on the other data sets, scored on the one left",
+           f"{'left out':<12}{'accuracy':>10}{'calls/true':>12}{'wrong-cache':>13}  chosen"]
+    for name, index, row in picks:
+        out.append(f"{name:<12}{row.accuracy:>10.3f}{row.calls_ratio:>12.2f}"
+                   f"{row.wrong_cache:>12.2%}  {_changes(configs[index], base)}")
+    if all(index == 0 for _, index, _ in picks):
+        out.append("every choice learned on nine data sets is the default: the leave-one-out "
+                   "figures equal the per-set ones")
+    mean_accuracy = statistics.fmean(row.accuracy for _, _, row in picks)
+    worst_calls = max(picks, key=lambda pick: pick[2].calls_ratio)
+    worst_wrong = max(picks, key=lambda pick: pick[2].wrong_cache)
+    checks = [
+        ("leave-one-out mean grouping accuracy", f"{mean_accuracy:.3f} >= "
+         f"{TARGETS['accuracy']:.3f}", mean_accuracy >= TARGETS["accuracy"]),
+        ("calls / true templates on every data set", f"worst {worst_calls[2].calls_ratio:.2f} "
+         f"({worst_calls[0]}) <= {TARGETS['calls_ratio']:.2f}",
+         worst_calls[2].calls_ratio <= TARGETS["calls_ratio"]),
+        ("wrong-cache on every data set", f"worst {worst_wrong[2].wrong_cache:.2%} "
+         f"({worst_wrong[0]}) < {TARGETS['wrong_cache']:.1%}",
+         worst_wrong[2].wrong_cache < TARGETS["wrong_cache"]),
+        ("speed against plain Drain3, mean of data sets", f"{speed_ratio:.2f}x >= "
+         f"{TARGETS['speed_ratio']:.2f}x", speed_ratio >= TARGETS["speed_ratio"]),
+    ]
+    out += [f"{'PASS' if met else 'MISS'}  {label}: {figures}" for label, figures, met in checks]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,11 +330,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     config = MinerConfig()
-    results = []
-    for path in paths:
-        results.append(evaluate(load(path), config))
+    sets = [load(path) for path in paths]
+    results = [evaluate(data, config) for data in sets]
     print(f"miner config: {config}")
     print("\n".join(report(results)))
+    configs = candidates(config)
+    speed = statistics.fmean(r.speed_ratio for r in results)
+    print("\n".join(loso_report(leave_one_out(sets, configs), configs, speed)))
     return 0
 
 

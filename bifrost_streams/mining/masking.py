@@ -11,14 +11,17 @@ costs about as much as the rest of mining a line):
 2. one scan for "chunks" that hold a digit, each classified on its own short text, the most
    specific shape first, so that "10.0.0.1:80" becomes one <IP> and not four numbers.
 Then a few clean-ups make a variable number of values, or an empty one, look the same.
+Everything after the line rules that span white space reads one token at a time and is
+cached per token (the host-name rule, the chunks and the clean-ups), so most of a line costs
+dictionary look-ups.
 
-Pure functions, no I/O.
+Pure functions, no I/O but bounded caches that never change a result.
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable, List, Tuple, cast
+from typing import Callable, Dict, List, Tuple, TypeVar, cast
 
 # A rule is (placeholder, pattern, guard): the pattern only runs when the guard holds.
 Rule = Tuple[str, "re.Pattern[str]", Callable[[str], bool]]
@@ -149,7 +152,6 @@ _USER = re.compile(r"([Uu](?<!\w[Uu])(?:ser|SER)(?:name|NAME)?\s++)"
                    r"(?!(?i:is|was|has|had|not|no|does|did|with|from|to|of|in|on|by|for|and|or|"
                    r"the|a|an|session|name|id|account)\b)[A-Za-z_][\w.$-]*")
 _LIST = re.compile(r"(<[A-Z]+>)(?:,\1)+")  # "<IP>,<IP>" (a forwarded-for chain) is one value
-_EMPTY = re.compile(r"(?<!\S)(?:\(\)|\[\]|\{\}|\"\"|'')(?!\S)")  # a stand-alone "()" is a value
 _LEADER = re.compile(r"(?<=\w)\.{3,}(?=\S)")  # "threshold.......4": dot leaders align columns
 
 
@@ -195,22 +197,86 @@ def _mask_chunk(match: "re.Match[str]") -> str:
             else mask_value(chunk))
 
 
-def mask(text: str) -> str:
-    """Replace the variable parts of one log line by placeholders and fold white space."""
-    for (placeholder, pattern, guard), replacement in zip(LINE_RULES, _LINE_REPLACEMENTS):
+# After the line rules, every later step but the user names reads one white-space separated
+# token at a time (a chunk ends at white space, and the clean-ups match inside a token or a
+# whole token), and tokens repeat far more often than lines do: each token's result is cached,
+# which turns most of the scanning of a line into dictionary look-ups.
+_CACHED_TOKEN_CHARS = 64
+V = TypeVar("V")
+_EMPTY_TOKENS = frozenset(["()", "[]", "{}", '""', "''"])  # a stand-alone "()" is a value
+
+
+# Host names never span white space and their rule comes last, so it runs per token too.
+_HOST_PLACEHOLDER, _HOST, _HOST_GUARD = LINE_RULES[-1]
+_SPANNING_RULES = list(zip(LINE_RULES[:-1], _LINE_REPLACEMENTS[:-1]))
+
+
+def _chunks_masked(token: str) -> str:
+    if _HOST_GUARD(token):
+        token = _HOST.sub(_HOST_PLACEHOLDER, token)
+    return _CHUNK.sub(_mask_chunk, token)
+
+
+def _cleaned(token: str) -> Tuple[str, ...]:
+    """The clean-ups of one masked token; the dot leaders may split it."""
+    if "," in token:
+        token = _LIST.sub(r"\1", token)
+    if token in _EMPTY_TOKENS:
+        return (token[0] + "<EMPTY>" + token[1],)
+    if "..." in token:
+        return tuple(_LEADER.sub(" ", token).split())
+    return (token,)
+
+
+# Plain dicts, emptied when full: on this path they cost less per look-up than an LRU cache.
+_MEMO_ENTRIES = 16384
+_PIECES: Dict[str, Tuple[str, ...]] = {}
+_CHUNKS_MASKED: Dict[str, str] = {}
+_CLEANED: Dict[str, Tuple[str, ...]] = {}
+
+
+def _remember(memo: Dict[str, V], key: str, value: V) -> V:
+    if len(key) <= _CACHED_TOKEN_CHARS:
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[key] = value
+    return value
+
+
+def mask_tokens(text: str, user_names: bool = True, fold_repeats: bool = True) -> List[str]:
+    """`mask`, as the list of its white-space separated tokens.
+
+    `fold_repeats`: whether a run of one repeated value is one value."""
+    for (placeholder, pattern, guard), replacement in _SPANNING_RULES:
         if guard(text):
             text = pattern.sub(replacement, text)
-    text = _CHUNK.sub(_mask_chunk, text)
-    if "ser" in text or "SER" in text:
-        text = _USER.sub(r"\1<USER>", text)
-    if "," in text:
-        text = _LIST.sub(r"\1", text)
-    if "()" in text or "[]" in text or "{}" in text or '""' in text or "''" in text:
-        text = _EMPTY.sub(lambda m: m.group()[0] + "<EMPTY>" + m.group()[1], text)
-    if "..." in text:
-        text = _LEADER.sub(" ", text)
-    tokens = text.split()
-    if len(set(tokens)) < len(tokens):
+    pieces: List[str] = []
+    # A chunk's placeholder never holds "ser", so a line without it before the chunks are
+    # masked has none after.
+    if user_names and ("ser" in text or "SER" in text):
+        masked_token = _CHUNKS_MASKED.get
+        masked = " ".join([masked_token(t) or _remember(_CHUNKS_MASKED, t, _chunks_masked(t))
+                           for t in text.split()])
+        if "ser" in masked or "SER" in masked:
+            masked = _USER.sub(r"\1<USER>", masked)
+        cleaned = _CLEANED.get
+        for token in masked.split():
+            pieces += cleaned(token) or _remember(_CLEANED, token, _cleaned(token))
+    else:
+        known = _PIECES.get
+        for token in text.split():
+            found = known(token)
+            if found is None:
+                found = _remember(_PIECES, token, _cleaned(_chunks_masked(token)))
+            pieces += found
+    if fold_repeats and len(set(pieces)) < len(pieces):
         # "blk_<NUM> blk_<NUM> blk_<NUM>": a list of values of any length is one value.
-        tokens = [t for i, t in enumerate(tokens) if not (i and t == tokens[i - 1] and "<" in t)]
-    return " ".join(tokens)
+        pieces = [t for i, t in enumerate(pieces) if not (i and t == pieces[i - 1] and "<" in t)]
+    return pieces
+
+
+def mask(text: str, user_names: bool = True) -> str:
+    """Replace the variable parts of one log line by placeholders and fold white space.
+
+    `user_names`: whether a bare word after "user" is masked as an account name."""
+    return " ".join(mask_tokens(text, user_names))

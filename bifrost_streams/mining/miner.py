@@ -34,10 +34,11 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from bifrost_streams.mining import stacktrace
-from bifrost_streams.mining.masking import mask
+from bifrost_streams.mining.masking import mask_tokens
 
 WILDCARD = "<*>"
 STATE_VERSION = 2
@@ -62,10 +63,27 @@ class MinerConfig:
     # A service idle this long may make room for a new one: the longest occurrence window
     # (an hour) has then no count of it left to show.
     service_idle_seconds: float = 3600.0
+    # Choices a log sample could decide (evaluate.py chooses them leaving one data set out):
+    # whether a bare word after "user" is an account name, whether a token with a digit is a
+    # value even where no mask recognised one ("task_12_m_3"), and whether a run of one
+    # repeated value ("blk_<NUM> blk_<NUM>") is one value.
+    mask_user_names: bool = True
+    digits_make_values: bool = True
+    fold_repeated_values: bool = True
 
     def matching(self) -> Dict[str, Any]:
-        """What decides a line's template id: a state built with other values is not valid."""
-        return {"delimiters": self.delimiters, "top_frames": self.top_frames}
+        """What decides a line's template id: a state built with other values is not valid.
+
+        A choice at its default is left out, so states exported before it existed still fit."""
+        decided = {"delimiters": self.delimiters, "top_frames": self.top_frames}
+        for name, default in _CHOICE_DEFAULTS.items():
+            if getattr(self, name) != default:
+                decided[name] = getattr(self, name)
+        return decided
+
+
+_CHOICE_DEFAULTS: Dict[str, Any] = {"mask_user_names": True, "digits_make_values": True,
+                                     "fold_repeated_values": True}
 
 
 def template_id(service: str, template: str) -> str:
@@ -94,21 +112,32 @@ def token_pattern(delimiters: str = DEFAULT_DELIMITERS) -> "re.Pattern[str]":
 _DEFAULT_TOKEN = token_pattern()
 
 
-def tokenize(masked: str, pattern: "re.Pattern[str]" = _DEFAULT_TOKEN) -> List[str]:
+def tokenize(masked: str, pattern: "re.Pattern[str]" = _DEFAULT_TOKEN,
+             digits_make_values: bool = True) -> List[str]:
     """A template's tokens: words and separators as they are, each value as one wildcard.
 
-    A token holding a masked value or a digit is a value ("blk_<NUM>", "task_12_m_3"); the
-    checks are inlined because this runs for every token of every line."""
+    A token holding a masked value is a value, and so is one holding a digit unless
+    `digits_make_values` is off ("blk_<NUM>", "task_12_m_3"); the checks are inlined because
+    this runs for every token of every line."""
+    if not digits_make_values:
+        return [WILDCARD if "<" in t else t for t in pattern.findall(masked)]
     return [WILDCARD if "<" in t or (not t.isalpha() and _DIGIT(t)) else t
             for t in pattern.findall(masked)]
+
+
+# Masked tokens and templates repeat from line to line; their tokenisation and ids are cached
+# per miner, for short ones only, so the caches stay small whatever the text.
+_CACHED_CHARS = 64
+_CACHED_TEMPLATE_CHARS = 256
+_CACHE_ENTRIES = 8192
 
 
 class _Service:
     __slots__ = ("templates", "used")
 
     def __init__(self) -> None:
-        # template id -> template, least recently used first
-        self.templates: "OrderedDict[str, str]" = OrderedDict()
+        # template id -> its match for a later line, least recently used first
+        self.templates: "OrderedDict[str, Match]" = OrderedDict()
         self.used = 0.0
 
 
@@ -123,6 +152,8 @@ class TemplateMiner:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or MinerConfig()
         self._token = token_pattern(self.config.delimiters)
+        self._fragments: Dict[str, str] = {}  # emptied when full
+        self._template_id = lru_cache(maxsize=_CACHE_ENTRIES)(template_id)
         self._on_evict = on_evict
         self._clock = clock
         # least recently used first
@@ -162,6 +193,25 @@ class TemplateMiner:
         if self._on_evict is not None:
             self._on_evict(template_id_)
 
+    def _fragment_of(self, piece: str) -> str:
+        return " ".join(tokenize(piece, self._token, self.config.digits_make_values))
+
+    def _line_template(self, text: str) -> str:
+        config = self.config
+        memo = self._fragments
+        known = memo.get
+        fragments = []
+        for piece in mask_tokens(text, config.mask_user_names, config.fold_repeated_values):
+            found = known(piece)
+            if found is None:
+                found = self._fragment_of(piece)
+                if len(piece) <= _CACHED_CHARS:
+                    if len(memo) >= _CACHE_ENTRIES:
+                        memo.clear()
+                    memo[piece] = found
+            fragments.append(found)
+        return " ".join(fragments)
+
     def add(self, service: str, text: str) -> Match:
         """Mine one log text (a line, or a multi-line text such as a stack trace)."""
         service, state = self._service(service)
@@ -173,14 +223,16 @@ class TemplateMiner:
                 known = state.templates.get(key)
                 if known is not None:
                     state.templates.move_to_end(key)
-                    return Match(key, known, False)
+                    return known
                 return self._new(state, key,
                                  stacktrace.signature(trace, self.config.top_frames))
-        template = " ".join(tokenize(mask(text), self._token))
-        key = template_id(service, template)
-        if key in state.templates:
+        template = self._line_template(text)
+        key = (self._template_id(service, template) if len(template) <= _CACHED_TEMPLATE_CHARS
+               else template_id(service, template))
+        known = state.templates.get(key)
+        if known is not None:
             state.templates.move_to_end(key)
-            return Match(key, template, False)
+            return known
         return self._new(state, key, template)
 
     def _new(self, state: _Service, key: str, template: str) -> Match:
@@ -191,7 +243,7 @@ class TemplateMiner:
             # Approximately the least recently used template of all, without a second order
             # over every template.
             self._evict_oldest(next(s for s in self._services.values() if s.templates))
-        state.templates[key] = template
+        state.templates[key] = Match(key, template, False)
         self._total += 1
         return Match(key, template, True)
 
@@ -225,7 +277,7 @@ class TemplateMiner:
         """The templates of one service as JSON-serialisable data, least recently used first."""
         state = self._services.get(service) or _Service()
         return {"version": STATE_VERSION, "config": self.config.matching(),
-                "templates": [[key, template] for key, template in state.templates.items()]}
+                "templates": [[key, match.template] for key, match in state.templates.items()]}
 
     def restore_state(self, service: str, data: Dict[str, Any]) -> None:
         """Replace the templates of one service by exported ones (within the bounds)."""
