@@ -5,6 +5,7 @@ never on the whole text, so they may be written plainly in Python.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -114,8 +115,16 @@ _DIGIT_RUNS = re.compile(r"\d++")
 
 def looks_random(value: str, min_length: int = 10) -> bool:
     """A token, not a word or a number: long enough, switching between letters and digits,
-    with enough entropy per character. Cheap tests first: this runs once per candidate."""
-    value = value.strip("'\"`")[:64]  # enough to judge; bounds the work on a long value
+    with enough entropy per character."""
+    # 64 characters are enough to judge, and bound the work on a long value.
+    return _looks_random(value.strip("'\"`")[:64], min_length)
+
+
+# Hostile text repeats one candidate thousands of times (100 KB of "Bearer x…" glued
+# together): each verdict is computed once. Keys are at most 64 characters.
+@functools.lru_cache(maxsize=4096)
+def _looks_random(value: str, min_length: int) -> bool:
+    """Cheap tests first: this runs once per candidate."""
     if len(value) < min_length:
         return False
     # Generated tokens switch between letters and digits often; names (ZooKeeperServer@325,
