@@ -2,7 +2,7 @@
 # packages named in scripts/setup.sh).
 PY := .venv/bin/python
 
-.PHONY: run test check unit integration bench bench-compare eval kafka-up kafka-down postgres-up postgres-down clean
+.PHONY: run test check unit integration bench bench-compare eval eval-analysis kafka-up kafka-down postgres-up postgres-down clean
 
 run: .venv/.installed          ## the worker, with the embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set
 	.venv/bin/bifrost-worker
@@ -15,8 +15,9 @@ test:                          ## every test: lint and types, unit, then integra
 check:                         ## lint (ruff: pyflakes and pycodestyle rules) and types of the pure cores (mypy)
 	$(PY) -m ruff check --select E,F,W --line-length 100 bifrost_streams agents tables tests benchmarks
 	$(PY) -m mypy bifrost_streams/analysis bifrost_streams/providers bifrost_streams/mining \
-		bifrost_streams/alerts bifrost_streams/redaction bifrost_streams/bounds.py \
-		bifrost_streams/model_budget.py bifrost_streams/token_bucket.py bifrost_streams/wire.py
+		bifrost_streams/alerts bifrost_streams/redaction bifrost_streams/evaluation \
+		bifrost_streams/bounds.py bifrost_streams/model_budget.py bifrost_streams/token_bucket.py \
+		bifrost_streams/wire.py
 
 unit: .venv/.installed
 	$(PY) -m pytest -q -m "not integration"
@@ -35,6 +36,9 @@ bench-compare:                 ## the cache path of OLD=<another checkout> again
 
 eval: .venv/.installed          ## template mining on ../shared/data/loghub (or EVAL_DIRS): accuracy, calls, speed
 	$(PY) -m bifrost_streams.mining.evaluate $(EVAL_DIRS)
+
+eval-analysis: .venv/.installed ## analyses on the labelled corpus and BGL: family, severity, grounding (EVAL_ARGS=--smollm2)
+	$(PY) -m bifrost_streams.evaluation.analysis $(EVAL_ARGS)
 
 kafka-up:
 	bash scripts/kafka.sh start

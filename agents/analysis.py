@@ -40,7 +40,7 @@ def build_analyzer(router: Optional[Router] = None,
     log_entries unless others are given."""
     return Analyzer(
         Limits(settings.max_analysed_chars, settings.redaction, redaction_rules,
-               settings.language, settings.job_timeout_seconds),
+               settings.language, settings.job_timeout_seconds, settings.model_context_tokens),
         Stores(jobs=jobs, results=results, templates=templates, counts=template_counts,
                dead_letters=dead_letters, prompts=prompts),
         router or wiring.router(),

@@ -134,6 +134,18 @@ def _patterns(value: Any) -> Dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _rules_file(value: Any) -> str:
+    """A file of extra rules-provider signatures, read and checked here so that a bad one
+    stops the start-up."""
+    from .providers.rules import load_file
+    path = _text(value)
+    try:
+        load_file(path)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return path
+
+
 PROVIDER_NAMES = ("ollama", "bedrock", "rules")
 # A model source (BIFROST_AI_SOURCE, a request's model_policy.source) -> its provider.
 SOURCE_PROVIDERS = {"local": "ollama", "cloud": "bedrock"}
@@ -354,6 +366,12 @@ class Settings:
     ollama_timeout: float = setting(
         "BIFROST_OLLAMA_TIMEOUT", "ollama.timeout", _seconds, 120,
         "seconds an Ollama call may take", group="Model")
+    model_context_tokens: Optional[int] = setting(
+        "BIFROST_MODEL_CONTEXT_TOKENS", "model.context_tokens",
+        _optional(_int_between(1024, 10**7)), None,
+        "the models' context window in tokens, which every prompt is planned to fit (see "
+        "`result.prompt`); unset: 2048 for Ollama (its default `num_ctx`), 100000 for Bedrock",
+        group="Model")
     # Only this machine reaches the views unless told otherwise (the container image sets
     # 0.0.0.0, where the network is the container's own).
     web_host: str = setting(
@@ -516,6 +534,12 @@ class Settings:
         "BIFROST_MODEL_BUDGET_PER_MINUTE", "model.budget_per_minute", _int_between(0, 10**6),
         120, "model calls per service per minute (0: no limit); past it the rules provider "
         "answers, with `result.budget_exceeded: true`", group="Limits")
+    rules_file: Optional[str] = setting(
+        "BIFROST_RULES_FILE", "model.rules_file", _optional(_rules_file), None,
+        "a YAML file of failure signatures for the rules provider, in the form of "
+        "`bifrost_streams/providers/signatures.yaml`, tried before the built-in ones (an id "
+        "of a built-in replaces it); a bad file stops the start-up; see \"Failure families\"",
+        group="Model")
     allowed_models: FrozenSet[str] = setting(
         "BIFROST_ALLOWED_MODELS", "model.allowed_models", _names, "",
         "the models a request's `model_policy.model` may name besides `BIFROST_OLLAMA_MODEL` "

@@ -5,6 +5,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("bifrost_requests_total", "analysis.request messages consumed", ["form"])
 RESULTS = Counter("bifrost_results_total", "analysis.result events published", ["status"])
+RESULTS_BY_FAMILY = Counter("bifrost_results_by_family_total",
+                            "analysed results published, by failure family (a child counted "
+                            "as its family)", ["family"])
 DLQ_EVENTS = Counter("bifrost_dlq_events_total", "dlq.failed events published", ["error_code"])
 CACHE = Counter("bifrost_cache_lookups_total", "result-cache lookups", ["outcome"])
 IDEMPOTENCY_HITS = Counter("bifrost_idempotency_hits_total",

@@ -12,7 +12,8 @@ from . import metrics, recent
 from .kafka import transport
 from .alerts.rule import AlertRule
 from .app import app, settings
-from .records import AnalysisRequest, DlqEvent
+from .families import family_of
+from .records import STATUS_SUCCEEDED, AnalysisRequest, DlqEvent
 from .validation import InvalidRequest
 from .wire import dlq_key, encode, invalid_dlq_event, job_dlq_event
 from tables import dead_letters
@@ -66,6 +67,8 @@ async def publish_result(result: Dict[str, Any], encoded: Optional[bytes] = None
     if (alert := alert_rule.check(result)) is not None:
         await send_json(settings.alert_topic, alert_rule.key, alert)
     metrics.RESULTS.labels(result["status"]).inc()
+    if result["status"] == STATUS_SUCCEEDED:  # a failed job was not analysed: no family
+        metrics.RESULTS_BY_FAMILY.labels(family_of(result["result"].get("category"))).inc()
     recent.remember(result)
 
 

@@ -9,6 +9,7 @@ import json
 import time
 from typing import Any, Dict, Optional
 
+from .families import UNKNOWN
 from .providers.base import Answer
 from .records import (SCHEMA_VERSION, STATUS_FAILED, STATUS_SUCCEEDED, AnalysisRequest,
                       AnalysisResult, DlqEvent, dlq_timestamp, result_timestamp, zero_usage)
@@ -33,7 +34,8 @@ def succeeded(request: AnalysisRequest, answer: Answer, extra: Dict[str, Any],
         token_usage=zero_usage() if cache_hit else answer.token_usage,
         latency_ms=_elapsed_ms(request), error_code=None, error_message=None,
         trace_id=request.trace_id, log_id=request.log_id, timestamp=result_timestamp(),
-        result={**extra, **answer.extra, "provider": answer.provider, "cache_hit": cache_hit,
+        result={**extra, **answer.extra, "category": answer.category,
+                "provider": answer.provider, "cache_hit": cache_hit,
                 "model_latency_ms": 0 if cache_hit else answer.latency_ms},
     )
 
@@ -45,7 +47,9 @@ def failed(request: AnalysisRequest, code: str, message: str,
         summary=None, root_cause=None, recommendation=None, severity=None, confidence=None,
         model_used=None, token_usage=zero_usage(), latency_ms=_elapsed_ms(request),
         error_code=code, error_message=message, trace_id=request.trace_id,
-        log_id=request.log_id, timestamp=result_timestamp(), result=extra,
+        log_id=request.log_id, timestamp=result_timestamp(),
+        # No analysis, no family; the field is there all the same, for filters and counts.
+        result={**extra, "category": UNKNOWN},
     )
 
 

@@ -114,6 +114,10 @@ async def test_history_and_stats_views(pipeline_env, worker_factory):
     assert _ids(worker, status="succeeded") == (expect(status="SUCCEEDED"), 6)
     for severity, count in Counter(r["severity"] for r in rows if r["severity"]).items():
         assert _ids(worker, severity=severity) == (expect(severity=severity), count)
+    family = ok["result"]["category"]
+    of_family = [i for i in newest_first if by_id[i]["result"].get("category") == family]
+    assert of_family and _ids(worker, family=family) == (of_family, len(of_family))
+    assert _get(worker, "/analyses", family="no.such_family")[0] == 400
     boundary = _iso(min(r["produced_at"] for r in rows if r["job_id"] in second_ids))
     assert _ids(worker, since=boundary) == (newest_first[:3], 3)
     assert _ids(worker, until=boundary) == (newest_first[3:], 4)

@@ -108,8 +108,12 @@ def alert_message(alert: Dict[str, Any], rules: Optional[List[Rule]] = None) -> 
               _mrkdwn(f"*Occurrences*\n{_occurrences(text, alert.get('occurrences'))}")]
     if alert.get("environment"):
         fields.append(_mrkdwn(f"*Environment*\n{text(alert['environment'], 200)}"))
+    family = ""
+    if alert.get("category"):
+        fields.append(_mrkdwn(f"*Failure family*\n`{text.code(alert['category'], 120)}`"))
+        family = f" ({text(alert['category'], 120)})"
     return {
-        "text": f"{severity} alert from {service}: {text(alert.get('summary'), 300)}",
+        "text": f"{severity} alert from {service}{family}: {text(alert.get('summary'), 300)}",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": cut(title, 150),
                                         "emoji": True}},

@@ -66,6 +66,7 @@ class AlertRule:
             "severity": result["severity"],
             # A FAILED result has no summary; its error (or the template) says what happened.
             "summary": result["summary"] or result["error_message"] or extra.get("template"),
+            "category": extra.get("category"),
             "template_id": extra.get("template_id"),
             "occurrences": extra.get("occurrences") or {},
             "threshold": self.threshold if reason == TEMPLATE_THRESHOLD else None,

@@ -19,6 +19,7 @@ import structlog
 
 from .. import bounds, codes, metrics
 from ..codes import JobFailed
+from ..families import UNKNOWN
 from ..model_budget import ModelBudget
 from ..prompts import MAX_LOG_CHARS, PROMPT_VERSION, build_prompt
 from ..providers.base import Answer, Prompt
@@ -251,11 +252,12 @@ class Analyzer:
         prompt, report = self._prompt(step, request, lines)
         chosen = step.chosen
         answer = await self.router.analyze(prompt, self.deadline(request), chosen)
+        answer = await self._with_a_family(prompt, answer, request)
         # A fallback answer is not the first choice's: caching it would keep serving the
         # fallback for a day after the model is back.
         if (answer.provider, answer.model) == (chosen.steps[0][0],
                                                self.router.first_model(chosen)):
-            self.stores.results.store(step.key, dataclasses.asdict(answer))
+            self.stores.results.store(step.key, _fields(answer))
         self.stores.prompts.keep(request.idempotency_key, _sent(prompt, answer, report))
         # What this call sent; a later cache hit sent nothing, so the cache does not keep it.
         return dataclasses.replace(answer, extra={**answer.extra, "prompt": report})
@@ -269,32 +271,50 @@ class Analyzer:
             return build_prompt(log_text, service=extra["service_name"],
                                 environment=extra["environment"], priority=request.priority,
                                 language=self.limits.language)
-        empty = build("")
+        # Built once as it would be uncut; again only when the budget cuts the text.
+        whole = build(step.text)
         fitted = prompt_budget.fit(
             step.text, prompt_budget.figures_line(extra), lines,
-            len(empty.system) + len(empty.user),
+            len(whole.system) + len(whole.user) - len(whole.log),
             prompt_budget.window((name for name, _ in step.chosen.steps),
                                  self.limits.context_tokens),
             MAX_LOG_CHARS)
-        prompt = build(fitted.log)
+        prompt = whole if fitted.log == step.text else build(fitted.log)
         if fitted.context:
             prompt = dataclasses.replace(prompt, user=fitted.context + prompt.user)
         return prompt, fitted.report
 
     async def _preceding(self, request: AnalysisRequest) -> List[str]:
-        """The lines the service logged just before a job-form entry, redacted; none for
-        inline text (its lines before are in the text) or when they cannot be read."""
-        if request.log_content is not None or request.log_id is None:
+        """The lines logged just before the entry, redacted: sent with an inline request by
+        the ingestion that split it, read from log_entries for the job form; none when they
+        cannot be read."""
+        if request.context:  # sent by the ingestion that split the entry
+            lines = list(request.context)
+        elif request.log_content is not None or request.log_id is None:
             return []
-        try:
-            lines = await self.logs.preceding(request.log_id, prompt_budget.CONTEXT_LINES)
-        except Exception as exc:  # context helps; its absence fails nothing
-            log.warning("log_context_unavailable", error=type(exc).__name__)
-            return []
+        else:
+            try:
+                lines = await self.logs.preceding(request.log_id, prompt_budget.CONTEXT_LINES)
+            except Exception as exc:  # context helps; its absence fails nothing
+                log.warning("log_context_unavailable", error=type(exc).__name__)
+                return []
         lines = [line[:prompt_budget.CONTEXT_LINE_CHARS] for line in lines]
         if self.limits.redaction:
             lines = [redact(line, self.limits.redaction_rules)[0] for line in lines]
         return lines
+
+    async def _with_a_family(self, prompt: Prompt, answer: Answer,
+                             request: AnalysisRequest) -> Answer:
+        """A model's answer that names no failure family gets the rules provider's, when one of
+        its signatures knows the text: small models often leave it `unknown`."""
+        if answer.category != UNKNOWN or answer.provider == "rules":
+            return answer
+        rules = await self.over_budget.analyze(prompt, self.router.schema,
+                                               self.deadline(request))
+        if rules.category == UNKNOWN:
+            return answer
+        return dataclasses.replace(answer, category=rules.category, extra={
+            **answer.extra, "category_signature": rules.extra.get("signature")})
 
     async def _over_budget(self, prompt: Prompt, request: AnalysisRequest) -> Answer:
         """Past its service's model budget a job is answered by the rules provider. Not
@@ -333,11 +353,19 @@ def _sent(prompt: Prompt, answer: Answer, report: Dict[str, Any]) -> Dict[str, A
     as the provider gave it."""
     return {"system": prompt.system, "user": prompt.user, "prompt_version": prompt.version,
             "provider": answer.provider, "model": answer.model,
-            "answer": {name: value for name, value in dataclasses.asdict(answer).items()
+            "answer": {name: value for name, value in _fields(answer).items()
                        if name not in ("provider", "model")},
             "budget": report}
 
 
+_ANSWER_FIELDS = tuple(f.name for f in dataclasses.fields(Answer))
+
+
+def _fields(answer: Answer) -> Dict[str, Any]:
+    """The answer as a dict, one level deep (dataclasses.asdict copies every value: a tenth
+    of a fresh analysis's own time)."""
+    return {name: getattr(answer, name) for name in _ANSWER_FIELDS}
+
+
 def _answer(cached: Dict[str, Any]) -> Answer:
-    fields = {f.name for f in dataclasses.fields(Answer)}
-    return Answer(**{name: value for name, value in cached.items() if name in fields})
+    return Answer(**{name: value for name, value in cached.items() if name in _ANSWER_FIELDS})

@@ -6,12 +6,17 @@ from typing import Any, Dict
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from ..families import IDS, UNKNOWN, normalise
 from ..severity import Severity
 from .base import InvalidAnswer
 
 
 class AnalysisAnswer(BaseModel):
     summary: str = Field(min_length=1, max_length=600)
+    # Asked for (the schema requires it, as an enum), but not a reason to refuse an answer:
+    # a small model's analysis stays useful with a family it got wrong, and `unknown` says
+    # so honestly, where a refusal would cost a second call and then the rules' answer.
+    category: str = UNKNOWN
     root_cause: str = Field(min_length=1, max_length=1000)
     recommendation: str = Field(min_length=1, max_length=1000)
     severity: Severity
@@ -22,6 +27,11 @@ class AnalysisAnswer(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("category", mode="before")
+    @classmethod
+    def _family(cls, value: Any) -> str:
+        return normalise(value)
+
     @field_validator("confidence", mode="after")
     @classmethod
     def _two_places(cls, value: float) -> float:
@@ -31,10 +41,14 @@ class AnalysisAnswer(BaseModel):
 
 def answer_schema() -> Dict[str, Any]:
     """JSON schema sent to the model. Confidence is an enum of 0.1 steps because llama.cpp's
-    grammar does not enforce numeric bounds."""
+    grammar does not enforce numeric bounds; category is required here though the parser
+    accepts an answer without it."""
     schema = AnalysisAnswer.model_json_schema()
     schema["properties"]["confidence"] = {
         "type": "number", "enum": [round(i / 10, 1) for i in range(11)]}
+    # The families themselves, without children: a grammar-constrained model picks one.
+    schema["properties"]["category"] = {"type": "string", "enum": list(IDS)}
+    schema["required"] = list(schema["properties"])
     schema.pop("title", None)
     return schema
 

@@ -28,6 +28,7 @@ class Answer:
     completion_tokens: int = 0
     latency_ms: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+    category: str = "unknown"  # a failure family (bifrost_streams/families.py)
 
     @property
     def token_usage(self) -> Dict[str, int]:

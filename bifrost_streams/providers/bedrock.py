@@ -130,6 +130,7 @@ class BedrockProvider:
             summary=parsed.summary, root_cause=parsed.root_cause,
             recommendation=parsed.recommendation, severity=parsed.severity,
             confidence=parsed.confidence, model=model, provider=self.name,
+            category=parsed.category,
             prompt_tokens=usage.get("inputTokens") or 0,
             completion_tokens=usage.get("outputTokens") or 0,
             latency_ms=int(latency if latency is not None

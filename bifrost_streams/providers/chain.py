@@ -21,7 +21,7 @@ def _builders(settings: Settings, rules: Iterable[Rule]) -> Dict[str, Callable[[
         "bedrock": lambda: BedrockProvider(settings.bedrock_model, settings.bedrock_region,
                                            settings.bedrock_timeout, rules,
                                            settings.bedrock_endpoint_url, settings.concurrency),
-        "rules": RulesProvider,
+        "rules": lambda: RulesProvider(settings.rules_file),
     }
 
 

@@ -53,6 +53,7 @@ class OllamaProvider:
             summary=parsed.summary, root_cause=parsed.root_cause,
             recommendation=parsed.recommendation, severity=parsed.severity,
             confidence=parsed.confidence, model=response.model or model, provider=self.name,
+            category=parsed.category,
             prompt_tokens=response.prompt_eval_count or 0,
             completion_tokens=response.eval_count or 0,
             # Ollama's own measure (nanoseconds); ours only if it sent none.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ..families import IDS as FAMILY_IDS
 from ..severity import SEVERITIES
 from .analyses import COLUMNS
 from .pool import get_pool
@@ -23,7 +24,7 @@ DEFAULT_HOURS, MAX_HOURS = 24, 720
 MAX_OFFSET = 2**63 - 1
 
 HISTORY_PARAMETERS = ("limit", "offset", "service_name", "model", "status", "severity",
-                      "since", "until")
+                      "family", "since", "until")
 STATS_PARAMETERS = ("hours",)
 
 
@@ -41,6 +42,7 @@ class HistoryQuery:
     model: Optional[str] = None
     status: Optional[str] = None
     severity: Optional[str] = None
+    family: Optional[str] = None  # its finer children (`family.child`) match too
     since: Optional[datetime] = None  # inclusive
     until: Optional[datetime] = None  # exclusive, so adjacent windows never share a row
 
@@ -92,6 +94,14 @@ def _choice(params: Mapping[str, str], name: str, choices: Tuple[str, ...]) -> O
     return value.upper()
 
 
+def _family(params: Mapping[str, str]) -> Optional[str]:
+    value = _given(params, "family")
+    if value is not None and value.lower() not in FAMILY_IDS:
+        raise ParameterError("family", f"family must be one of {', '.join(FAMILY_IDS)}, "
+                                       f"got {_shown(value)}")
+    return None if value is None else value.lower()
+
+
 def _timestamp(params: Mapping[str, str], name: str) -> Optional[datetime]:
     value = _given(params, name)
     if value is None:
@@ -113,6 +123,7 @@ def parse_history(params: Mapping[str, str]) -> HistoryQuery:
         service_name=_given(params, "service_name"), model=_given(params, "model"),
         status=_choice(params, "status", STATUSES),
         severity=_choice(params, "severity", SEVERITIES),
+        family=_family(params),
         since=_timestamp(params, "since"), until=_timestamp(params, "until"))
     if query.since and query.until and query.since > query.until:
         raise ParameterError("since", "since must not be later than until")
@@ -128,10 +139,14 @@ def _where(query: HistoryQuery) -> Tuple[str, List[Any]]:
     conditions = [("service_name = %s", query.service_name), ("model_used = %s", query.model),
                   ("status = %s", query.status), ("severity = %s", query.severity),
                   ("produced_at >= %s", query.since), ("produced_at < %s", query.until)]
-    used = [(sql, value) for sql, value in conditions if value is not None]
+    used = [(sql, [value]) for sql, value in conditions if value is not None]
+    if query.family is not None:
+        used.append(("(result->>'category' = %s OR starts_with(result->>'category', %s))",
+                     [query.family, query.family + "."]))
     if not used:
         return "", []
-    return " WHERE " + " AND ".join(sql for sql, _ in used), [value for _, value in used]
+    return (" WHERE " + " AND ".join(sql for sql, _ in used),
+            [value for _, values in used for value in values])
 
 
 def history_sql(query: HistoryQuery) -> Tuple[str, List[Any]]:

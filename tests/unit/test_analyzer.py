@@ -231,3 +231,35 @@ async def test_occurrences_are_counted_by_template_and_priority(priority):
     result = await setup.serve(document)
     template_id = result["result"]["template_id"]
     assert setup.stores.counts.seen[template_id, (priority or "UNKNOWN").upper()] == 1
+
+
+async def test_every_result_carries_its_failure_family_in_result():
+    setup = Setup([answer("ollama", category="network.timeout")], budget=1)
+    first = await setup.serve(INLINE)
+    # A variant of the line: answered from the cache, which kept the family.
+    cached = await setup.serve({**INLINE, "request_id": JOB_ID[:-1] + "2", "log_content":
+                                "ERROR Connection to 10.0.0.2:5432 timed out after 5000ms"})
+    over = await setup.serve({**INLINE, "request_id": JOB_ID[:-1] + "3",
+                              "log_content": "FATAL: sorry, too many clients already"})
+    lost = await setup.serve({**BY_ID, "log_id": 404})
+    for result in (first, cached, over, lost):
+        check_result(result)
+        assert "category" not in result  # inside `result`, never top level
+    assert (first["result"]["category"], cached["result"]["category"]) == (
+        "network.timeout", "network.timeout")
+    assert cached["result"]["cache_hit"] is True
+    assert over["result"]["provider"] == "rules"
+    assert over["result"]["category"] == "database.connection_pool"
+    assert lost["status"] == "FAILED" and lost["result"]["category"] == "unknown"
+
+
+async def test_a_model_answer_without_a_family_gets_the_rules_one_if_they_know_it():
+    setup = Setup([answer("ollama"), answer("ollama")])
+    known = await setup.serve(INLINE)
+    assert known["result"]["provider"] == "ollama" and known["summary"] == "s"
+    assert known["result"]["category"] == "network.timeout"
+    assert known["result"]["category_signature"] == "timeout"
+    unknown = await setup.serve({**INLINE, "request_id": JOB_ID[:-1] + "2",
+                                 "log_content": "ERROR the frobnicator reports state 7"})
+    assert unknown["result"]["category"] == "unknown"
+    assert "category_signature" not in unknown["result"]

@@ -32,4 +32,4 @@ def test_schema_bounds_strings_and_enumerates_confidence():
     assert schema["properties"]["summary"]["maxLength"] == 600
     assert schema["properties"]["confidence"]["enum"][-1] == 1.0
     assert set(schema["required"]) == {"summary", "root_cause", "recommendation", "severity",
-                                       "confidence"}
+                                       "confidence", "category"}

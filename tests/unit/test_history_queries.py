@@ -92,6 +92,15 @@ def test_every_filter_is_a_parameter():
     assert count.count("%s") == 6 and count_args == args[:-2]
 
 
+def test_a_family_filter_matches_the_family_and_its_children():
+    sql, args = history.count_sql(history.parse_history({"family": "database.query"}))
+    assert sql == ("SELECT count(*) FROM bifrost_analyses WHERE (result->>'category' = %s "
+                   "OR starts_with(result->>'category', %s))")
+    assert args == ["database.query", "database.query."]
+    with pytest.raises(history.ParameterError):
+        history.parse_history({"family": "database.quer"})
+
+
 def test_one_filter_alone():
     sql, args = history.count_sql(HistoryQuery(severity="CRITICAL"))
     assert sql == "SELECT count(*) FROM bifrost_analyses WHERE severity = %s"

@@ -72,3 +72,12 @@ async def test_an_unreadable_context_fails_nothing():
     setup.logs.preceding = broken
     result = await setup.serve(BY_ID)
     assert result["status"] == "SUCCEEDED" and result["result"]["prompt"]["context_lines"] == 0
+
+
+async def test_an_inline_requests_context_reaches_the_prompt_redacted():
+    setup = Setup()
+    result = await setup.serve({**INLINE, "context": ["INFO pool size 10", "WARN login as "
+                                                      "bob@example.com retried"]})
+    user = setup.model.prompts[0].user
+    assert "INFO pool size 10" in user and "bob@example.com" not in user
+    assert result["result"]["prompt"]["context_lines"] == 2

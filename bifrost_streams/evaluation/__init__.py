@@ -1,0 +1,1 @@
+"""Benchmarks of the analysis itself: `python -m bifrost_streams.evaluation.analysis`."""
