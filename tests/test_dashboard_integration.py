@@ -42,15 +42,18 @@ async def test_the_dashboard_shows_a_result_just_produced(pipeline_env, worker_f
     assert any("404" in error for error in missing.errors), missing.errors
     assert "<title>bifrost-streams</title>" in page.html
 
-    job, status, severity, summary, model, cache_hit, latency, timestamp = _row(page.text, job_id)
-    assert (status, severity, summary, model) == (
-        "SUCCEEDED", produced["severity"], produced["summary"], produced["model_used"])
+    job, status, severity, family, summary, model, cache_hit, latency, timestamp = _row(
+        page.text, job_id)
+    assert (status, severity, family, summary, model) == (
+        "SUCCEEDED", produced["severity"], produced["result"]["category"], produced["summary"],
+        produced["model_used"])
     assert (cache_hit, latency, timestamp) == (
         {True: "yes", False: "no"}[produced["result"]["cache_hit"]],
         str(produced["latency_ms"]), produced["timestamp"])
 
     assert _row(page.text, "SUCCEEDED")[1] == "1"
     assert _row(page.text, "FAILED")[1] == "0"
+    assert _row(page.text, produced["result"]["category"])[1] == "1"  # its family
     assert _row(page.text, "ollama")[1] == "closed"  # it answered
     template = _row(page.text, "orders")
     assert template[1:3] == ["HIGH", "1"] and template[4] == produced["result"]["template_id"]

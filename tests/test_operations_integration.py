@@ -75,6 +75,7 @@ async def test_jobs_dlq_and_redrive(pipeline_env, worker_factory):
     assert "ERROR disk /var is full" in sent["user"] and sent["system"]
     assert sent["answer"]["summary"] == job["result"]["summary"]
     assert sent["budget"]["estimated_tokens"] > 0
+    assert json.loads(sent["raw_answer"])["summary"] == sent["answer"]["summary"]
     assert worker.get(path)[0] == 401
     assert worker.request(path, headers={"Authorization": "Bearer wrong"})[0] == 401
     status, body = _json(worker.request(f"/jobs/{fixed['job_id']}/prompt", headers=ADMIN))

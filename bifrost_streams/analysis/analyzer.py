@@ -257,7 +257,7 @@ class Analyzer:
         # fallback for a day after the model is back.
         if (answer.provider, answer.model) == (chosen.steps[0][0],
                                                self.router.first_model(chosen)):
-            self.stores.results.store(step.key, _fields(answer))
+            self.stores.results.store(step.key, _fields(answer, without=("raw",)))
         self.stores.prompts.keep(request.idempotency_key, _sent(prompt, answer, report))
         # What this call sent; a later cache hit sent nothing, so the cache does not keep it.
         return dataclasses.replace(answer, extra={**answer.extra, "prompt": report})
@@ -353,18 +353,18 @@ def _sent(prompt: Prompt, answer: Answer, report: Dict[str, Any]) -> Dict[str, A
     as the provider gave it."""
     return {"system": prompt.system, "user": prompt.user, "prompt_version": prompt.version,
             "provider": answer.provider, "model": answer.model,
-            "answer": {name: value for name, value in _fields(answer).items()
-                       if name not in ("provider", "model")},
+            "answer": _fields(answer, without=("provider", "model", "raw")),
+            "raw_answer": answer.raw,
             "budget": report}
 
 
 _ANSWER_FIELDS = tuple(f.name for f in dataclasses.fields(Answer))
 
 
-def _fields(answer: Answer) -> Dict[str, Any]:
+def _fields(answer: Answer, without: Tuple[str, ...] = ()) -> Dict[str, Any]:
     """The answer as a dict, one level deep (dataclasses.asdict copies every value: a tenth
     of a fresh analysis's own time)."""
-    return {name: getattr(answer, name) for name in _ANSWER_FIELDS}
+    return {name: getattr(answer, name) for name in _ANSWER_FIELDS if name not in without}
 
 
 def _answer(cached: Dict[str, Any]) -> Answer:

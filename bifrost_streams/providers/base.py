@@ -15,6 +15,9 @@ class Prompt:
     priority: str = ""
 
 
+RAW_CHARS = 16 * 1024
+
+
 @dataclass(frozen=True)
 class Answer:
     summary: str
@@ -28,6 +31,8 @@ class Answer:
     completion_tokens: int = 0
     latency_ms: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+    # The model's reply as it came, at most RAW_CHARS, for GET /jobs/{id}/prompt; not cached.
+    raw: str = field(default="", repr=False, compare=False)
     category: str = "unknown"  # a failure family (bifrost_streams/families.py)
 
     @property

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from ..redaction import Rule, redact
 from ..safe_messages import failure_kind
 from .answer import parse_answer
-from .base import Answer, Prompt, ProviderError, remaining_seconds
+from .base import RAW_CHARS, Answer, Prompt, ProviderError, remaining_seconds
 
 JSON_ONLY = ("Answer with one JSON object and nothing else: no prose, no code fence. "
              "It must validate against this JSON schema:")
@@ -123,14 +123,15 @@ class BedrockProvider:
         except (BotoCoreError, OSError) as exc:
             raise ProviderError(f"bedrock unreachable ({failure_kind(exc)})",
                                 transient=True) from None
-        parsed = parse_answer(reply_text(response))
+        reply = reply_text(response)
+        parsed = parse_answer(reply)
         usage = response.get("usage", {})
         latency = response.get("metrics", {}).get("latencyMs")
         return Answer(
             summary=parsed.summary, root_cause=parsed.root_cause,
             recommendation=parsed.recommendation, severity=parsed.severity,
             confidence=parsed.confidence, model=model, provider=self.name,
-            category=parsed.category,
+            category=parsed.category, raw=reply[:RAW_CHARS],
             prompt_tokens=usage.get("inputTokens") or 0,
             completion_tokens=usage.get("outputTokens") or 0,
             latency_ms=int(latency if latency is not None

@@ -10,7 +10,7 @@ import ollama
 
 from ..safe_messages import failure_kind, shown_url
 from .answer import parse_answer
-from .base import Answer, Prompt, ProviderError, remaining_seconds
+from .base import RAW_CHARS, Answer, Prompt, ProviderError, remaining_seconds
 
 
 class OllamaProvider:
@@ -48,12 +48,13 @@ class OllamaProvider:
             raise ProviderError(f"ollama unreachable at {shown_url(self.url)} "
                                 f"({failure_kind(exc)})",
                                 transient=True) from None
-        parsed = parse_answer(response.message.content or "")
+        reply = response.message.content or ""
+        parsed = parse_answer(reply)
         return Answer(
             summary=parsed.summary, root_cause=parsed.root_cause,
             recommendation=parsed.recommendation, severity=parsed.severity,
             confidence=parsed.confidence, model=response.model or model, provider=self.name,
-            category=parsed.category,
+            category=parsed.category, raw=reply[:RAW_CHARS],
             prompt_tokens=response.prompt_eval_count or 0,
             completion_tokens=response.eval_count or 0,
             # Ollama's own measure (nanoseconds); ours only if it sent none.

@@ -1,5 +1,6 @@
-"""GET /: a page for operators: throughput, results by status, the latest results, DLQ size,
-circuit breakers and the top templates of the minute. It reloads itself every few seconds.
+"""GET /: a page for operators: throughput, results by status and by failure family, the
+latest results, DLQ size, circuit breakers and the top templates of the minute. It reloads
+itself every few seconds.
 
 Server-rendered and self-contained: no template engine, no script, nothing fetched from
 anywhere (the favicon is a data URI, else the browser asks for /favicon.ico and logs its 404).
@@ -48,6 +49,11 @@ def results_by_status() -> Dict[str, float]:
     return _counts(metrics.RESULTS, "status")
 
 
+def results_by_family() -> Dict[str, float]:
+    """Analysed results per failure family since this worker started."""
+    return _counts(metrics.RESULTS_BY_FAMILY, "family")
+
+
 def dlq_size() -> int:
     """Dead letters waiting for a redrive on this worker's partitions."""
     return dead_letters.waiting_count()
@@ -68,7 +74,7 @@ def snapshot() -> Dict[str, Any]:
            for (service, template_id, severity), occurrences in ranked]
     return {"generated_at": result_timestamp(),
             "throughput": recent.throughput(time.monotonic(), sum(statuses.values())),
-            "statuses": statuses, "dlq_size": dlq_size(),
+            "statuses": statuses, "families": results_by_family(), "dlq_size": dlq_size(),
             "breakers": wiring.router().breaker_states(),
             "templates_start": result_timestamp(start) if start is not None else None,
             "templates": top, "latest": recent.latest()}
@@ -96,8 +102,10 @@ def _latest_row(result: Dict[str, Any]) -> List[Any]:
     summary = result.get("summary")
     if summary is None and result.get("error_code"):
         summary = f'{result["error_code"]}: {result.get("error_message") or ""}'
-    cache_hit = (result.get("result") or {}).get("cache_hit")
-    return [result.get("job_id"), result.get("status"), result.get("severity"), summary,
+    extra = result.get("result") or {}
+    cache_hit = extra.get("cache_hit")
+    return [result.get("job_id"), result.get("status"), result.get("severity"),
+            extra.get("category"), summary,
             result.get("model_used"), {True: "yes", False: "no"}.get(cache_hit),
             result.get("latency_ms"), result.get("timestamp")]
 
@@ -112,6 +120,11 @@ def render(data: Dict[str, Any]) -> str:
         + _table("statuses", ["status", "results"],
                  [[status, int(count)] for status, count in sorted(statuses.items())])
         + '</section>',
+        '<section><h2>Failure families</h2>'
+        + _table("families", ["family", "results"],
+                 [[family, int(count)] for family, count in
+                  sorted(data["families"].items(), key=lambda item: (-item[1], item[0]))])
+        + '</section>',
         '<section><h2>Dead-letter queue</h2><p><span id="dlq-size" class="figure">'
         f'{_e(data["dlq_size"])}</span> waiting (GET /dlq lists them)</p></section>',
         '<section><h2>Circuit breakers</h2>'
@@ -123,8 +136,8 @@ def render(data: Dict[str, Any]) -> str:
                    t["template_id"]] for t in data["templates"]])
         + '</section>',
         '<section><h2>Latest results</h2>'
-        + _table("latest", ["job id", "status", "severity", "summary", "model", "cache hit",
-                            "latency ms", "timestamp"],
+        + _table("latest", ["job id", "status", "severity", "family", "summary", "model",
+                            "cache hit", "latency ms", "timestamp"],
                  [_latest_row(result) for result in data["latest"]])
         + '</section>',
     ]

@@ -13,7 +13,8 @@ HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 def result(job_id: str, **fields) -> dict:
     return {"job_id": job_id, "status": "SUCCEEDED", "severity": "HIGH", "summary": "ok",
             "model_used": "fake-model", "latency_ms": 12, "timestamp": "2026-01-31T10:00:00Z",
-            "error_code": None, "error_message": None, "result": {"cache_hit": False},
+            "error_code": None, "error_message": None,
+            "result": {"cache_hit": False, "category": "network.timeout"},
             **fields}
 
 
@@ -73,6 +74,7 @@ def test_the_page_shows_this_processes_figures():
     assert '<meta http-equiv="refresh"' in page and '<link rel="icon" href="data:,">' in page
     assert 'id="throughput" class="figure">measuring<' in page  # no sample taken yet
     assert "<td>ollama</td><td>closed</td>" in page  # the unit tests' provider chain
-    assert "<td>job-1</td><td>SUCCEEDED</td><td>HIGH</td><td>ok</td><td>fake-model</td>" \
-           "<td>no</td><td>12</td>" in page
+    assert "<td>job-1</td><td>SUCCEEDED</td><td>HIGH</td><td>network.timeout</td><td>ok</td>" \
+           "<td>fake-model</td><td>no</td><td>12</td>" in page
+    assert '<table id="families">' in page
     assert "src=" not in page and "href=\"http" not in page  # nothing loaded from elsewhere
