@@ -97,3 +97,27 @@ async def test_submit_without_a_worker(pipeline_env, tmp_path):
     assert done.returncode == 1
     assert "0 results (0 FAILED), 1 missing" in done.stderr
     assert f"no result for {tmp_path}/a.log:1" in done.stderr
+
+
+async def test_every_kind_of_loggen_entry_gets_a_family_without_a_model(pipeline_env,
+                                                                         worker_factory,
+                                                                         tmp_path):
+    """A fresh machine: no Ollama answers, so the rules do, and each WARN/ERROR kind that
+    bifrost-loggen writes comes back with a failure family."""
+    import json
+    from bifrost_streams.ingestion import loggen
+    path = tmp_path / "demo.log"
+    with path.open("w") as out:
+        loggen.run(out, rate=0, count=400, fmt="text", seed=7)
+    worker_factory(BIFROST_OLLAMA_URL="http://127.0.0.1:9").start().wait_ready()
+    done = _submit(pipeline_env, str(path), "--wait", "--json", "--timeout", "150")
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) >= 60
+    families = {r["result"]["template"]: r["result"]["category"] for r in results}
+    unknown = sorted(template for template, family in families.items() if family == "unknown")
+    assert not unknown, unknown
+    assert all(r["status"] == "SUCCEEDED" for r in results)
+    # Every kind of WARN and ERROR message and each stack trace was among them.
+    kinds = len(loggen.MESSAGES["WARN"]) + len(loggen.MESSAGES["ERROR"])
+    assert len({r["result"]["template"].split("\n")[0] for r in results}) >= kinds
