@@ -8,7 +8,7 @@ model's answer to an untrusted log.
 """
 from __future__ import annotations
 
-from typing import FrozenSet, List, Set
+from typing import Callable, FrozenSet, List, Set
 
 _WORD_PUNCTUATION = frozenset("._-")
 _EDGES = "._-"
@@ -25,12 +25,12 @@ WELL_KNOWN: FrozenSet[str] = frozenset({
 })
 
 
-def words(text: str) -> List[str]:
-    """Runs of letters, digits and . _ - with those three trimmed from both ends."""
+def _runs(text: str, belongs: Callable[[str], bool]) -> List[str]:
+    """The maximal runs of characters that belong, in one pass."""
     found: List[str] = []
     start = -1
     for index, char in enumerate(text):
-        if char.isalnum() or char in _WORD_PUNCTUATION:
+        if belongs(char):
             if start < 0:
                 start = index
         elif start >= 0:
@@ -38,22 +38,17 @@ def words(text: str) -> List[str]:
             start = -1
     if start >= 0:
         found.append(text[start:])
+    return found
+
+
+def words(text: str) -> List[str]:
+    """Runs of letters, digits and . _ - with those three trimmed from both ends."""
+    found = _runs(text, lambda char: char.isalnum() or char in _WORD_PUNCTUATION)
     return [w for w in (w.strip(_EDGES) for w in found) if w]
 
 
 def digit_runs(word: str) -> List[str]:
-    runs: List[str] = []
-    start = -1
-    for index, char in enumerate(word):
-        if char.isdigit():
-            if start < 0:
-                start = index
-        elif start >= 0:
-            runs.append(word[start:index])
-            start = -1
-    if start >= 0:
-        runs.append(word[start:])
-    return runs
+    return _runs(word, str.isdigit)
 
 
 def _is_ip(word: str) -> bool:
