@@ -71,9 +71,9 @@ async def test_kill_mid_stream_gives_exactly_one_result_per_request(
 
     # A job finished before the kill is in the jobs table: the model never sees it again
     # (one whose answer the kill cut short is asked again, and that is all).
-    calls = fake_ollama.prompt_counts()
+    calls = fake_ollama.log_counts()
     for job_id in finished:
-        reached = sum(n for prompt, n in calls.items() if f"\n{texts[job_id]}\n" in prompt)
+        reached = sum(n for log, n in calls.items() if f"\n{texts[job_id]}\n" in f"\n{log}\n")
         assert reached == 1, f"finished job {job_id} reached the model {reached} times"
     again = sum(n - 1 for n in calls.values())
     print(f"asked again after the kill: {again} analyses")

@@ -129,9 +129,9 @@ async def test_restart_mid_stream_loses_nothing_and_keeps_finished_jobs(
         assert copies[0]["status"] == "SUCCEEDED"
     for job_id, result in finished.items():
         assert by_job[job_id][0] == result
-    calls = fake_ollama.prompt_counts()
+    calls = fake_ollama.log_counts()
     texts = {r["request_id"]: r["log_content"] for r in first}
     for job_id in finished:
-        reached = sum(n for prompt, n in calls.items() if texts[job_id] + "\n" in prompt + "\n")
+        reached = sum(n for log, n in calls.items() if f"\n{texts[job_id]}\n" in f"\n{log}\n")
         assert reached == 1, f"finished job {job_id} reached the model {reached} times"
     assert json.loads(second.get("/status")[1])["tables"]["jobs"] >= 150

@@ -49,6 +49,12 @@ class FakeOllama(ThreadedServer):
         return Counter(next(m["content"] for m in r["body"]["messages"] if m["role"] == "user")
                        for r in self.chats())
 
+    def log_counts(self) -> Counter:
+        """How often each log text reached the model: the user prompt's part after its "Log:"
+        line (the context before it quotes other entries)."""
+        return Counter(prompt.rsplit("\nLog:\n", 1)[-1].strip("\n")
+                       for prompt in self.prompt_counts().elements())
+
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self._chat)
         app.router.add_post("/api/generate", self._generate)
