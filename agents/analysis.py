@@ -19,7 +19,7 @@ from bifrost_streams.analysis.analyzer import Analyzer, Limits, Prepared, Ready,
 from bifrost_streams.analysis.ports import LogSource, Router
 from bifrost_streams.app import app, redaction_rules, settings
 from bifrost_streams.kafka.batching import (BATCH_MAX, BATCH_WITHIN, Later, hold, release,
-                                      set_current_event)
+                                            set_current_event)
 from bifrost_streams.model_budget import ModelBudget
 from bifrost_streams.outcomes import publish_result
 from bifrost_streams.providers.rules import RulesProvider
@@ -38,18 +38,20 @@ def build_analyzer(router: Optional[Router] = None,
                    logs: Optional[LogSource] = None) -> Analyzer:
     """The analyser on this worker's tables; the router of wiring.py and Heimdall's
     log_entries unless others are given."""
+    router = router or wiring.router()
     return Analyzer(
         Limits(settings.max_analysed_chars, settings.redaction, redaction_rules,
                settings.language, settings.job_timeout_seconds, settings.model_context_tokens),
         Stores(jobs=jobs, results=results, templates=templates, counts=template_counts,
                dead_letters=dead_letters, prompts=prompts),
-        router or wiring.router(),
+        router,
         logs or HeimdallLogs(settings.log_database_url, settings.log_fetch_attempts),
         failures=outcomes,
         # Per service as the miner names it, so services beyond BIFROST_MAX_SERVICES share
         # one budget.
         budget=ModelBudget(settings.model_budget_per_minute, settings.max_services + 1),
-        over_budget=RulesProvider(settings.rules_file))
+        # The chain's own rules provider when it has one: its signatures are read once.
+        rules=router.providers.get("rules") or RulesProvider(settings.rules_file))
 
 
 def use(core: Optional[Analyzer]) -> None:

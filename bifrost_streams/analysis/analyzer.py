@@ -86,14 +86,16 @@ class Analyzer:
     deadline_grace = 1.0
 
     def __init__(self, limits: Limits, stores: Stores, router: Router, logs: LogSource,
-                 failures: FailureSink, budget: ModelBudget, over_budget: Analyst) -> None:
+                 failures: FailureSink, budget: ModelBudget, rules: Analyst) -> None:
         self.limits = limits
         self.stores = stores
         self.router = router
         self.logs = logs
         self.failures = failures
         self.budget = budget
-        self.over_budget = over_budget
+        # The rules provider: it answers past the model budget and names the family a
+        # model leaves unknown.
+        self.rules = rules
         self.running: SingleFlight[Answer] = SingleFlight()
         # Without timeout_ms or a job timeout, each model provider in the chain may use its
         # whole own timeout, and the log read its retries.
@@ -309,8 +311,7 @@ class Analyzer:
         its signatures knows the text: small models often leave it `unknown`."""
         if answer.category != UNKNOWN or answer.provider == "rules":
             return answer
-        rules = await self.over_budget.analyze(prompt, self.router.schema,
-                                               self.deadline(request))
+        rules = await self._ask_rules(prompt, request)
         if rules.category == UNKNOWN:
             return answer
         return dataclasses.replace(answer, category=rules.category, extra={
@@ -320,13 +321,15 @@ class Analyzer:
         """Past its service's model budget a job is answered by the rules provider. Not
         cached: the template gets the model's answer once the budget allows."""
         try:
-            answer = await self.over_budget.analyze(prompt, self.router.schema,
-                                                    self.deadline(request))
+            answer = await self._ask_rules(prompt, request)
         except Exception:
             metrics.MODEL_BUDGET_REFUSED.labels("failed").inc()
             raise
         metrics.MODEL_BUDGET_REFUSED.labels("rules").inc()
         return dataclasses.replace(answer, extra={**answer.extra, "budget_exceeded": True})
+
+    async def _ask_rules(self, prompt: Prompt, request: AnalysisRequest) -> Answer:
+        return await self.rules.analyze(prompt, self.router.schema, self.deadline(request))
 
     def _budget(self, request: AnalysisRequest) -> float:
         return request.timeout_ms / 1000 if request.timeout_ms else self.default_budget
