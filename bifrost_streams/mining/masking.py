@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable, Dict, List, Tuple, TypeVar, cast
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 # A rule is (placeholder, pattern, guard): the pattern only runs when the guard holds.
 Rule = Tuple[str, "re.Pattern[str]", Callable[[str], bool]]
@@ -235,9 +235,12 @@ _CHUNKS_MASKED: Dict[str, str] = {}
 _CLEANED: Dict[str, Tuple[str, ...]] = {}
 
 
-def _remember(memo: Dict[str, V], key: str, value: V) -> V:
-    if len(key) <= _CACHED_TOKEN_CHARS:
-        if len(memo) >= _MEMO_ENTRIES:
+def remember(memo: Dict[str, V], key: str, value: V, max_key_chars: Optional[int] = None,
+             max_entries: Optional[int] = None) -> V:
+    """Keep `value` under a short `key` in a bounded memo (emptied when full); return it.
+    Without limits, the masking memos' own."""
+    if len(key) <= (max_key_chars or _CACHED_TOKEN_CHARS):
+        if len(memo) >= (max_entries or _MEMO_ENTRIES):
             memo.clear()
         memo[key] = value
     return value
@@ -255,19 +258,19 @@ def mask_tokens(text: str, user_names: bool = True, fold_repeats: bool = True) -
     # masked has none after.
     if user_names and ("ser" in text or "SER" in text):
         masked_token = _CHUNKS_MASKED.get
-        masked = " ".join([masked_token(t) or _remember(_CHUNKS_MASKED, t, _chunks_masked(t))
+        masked = " ".join([masked_token(t) or remember(_CHUNKS_MASKED, t, _chunks_masked(t))
                            for t in text.split()])
         if "ser" in masked or "SER" in masked:
             masked = _USER.sub(r"\1<USER>", masked)
         cleaned = _CLEANED.get
         for token in masked.split():
-            pieces += cleaned(token) or _remember(_CLEANED, token, _cleaned(token))
+            pieces += cleaned(token) or remember(_CLEANED, token, _cleaned(token))
     else:
         known = _PIECES.get
         for token in text.split():
             found = known(token)
             if found is None:
-                found = _remember(_PIECES, token, _cleaned(_chunks_masked(token)))
+                found = remember(_PIECES, token, _cleaned(_chunks_masked(token)))
             pieces += found
     if fold_repeats and len(set(pieces)) < len(pieces):
         # "blk_<NUM> blk_<NUM> blk_<NUM>": a list of values of any length is one value.

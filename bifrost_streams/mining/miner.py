@@ -38,7 +38,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from bifrost_streams.mining import stacktrace
-from bifrost_streams.mining.masking import mask_tokens
+from bifrost_streams.mining.masking import mask_tokens, remember
 
 WILDCARD = "<*>"
 STATE_VERSION = 2
@@ -204,11 +204,8 @@ class TemplateMiner:
         for piece in mask_tokens(text, config.mask_user_names, config.fold_repeated_values):
             found = known(piece)
             if found is None:
-                found = self._fragment_of(piece)
-                if len(piece) <= _CACHED_CHARS:
-                    if len(memo) >= _CACHE_ENTRIES:
-                        memo.clear()
-                    memo[piece] = found
+                found = remember(memo, piece, self._fragment_of(piece), _CACHED_CHARS,
+                                 _CACHE_ENTRIES)
             fragments.append(found)
         return " ".join(fragments)
 
