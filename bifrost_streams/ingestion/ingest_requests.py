@@ -38,7 +38,8 @@ class Before:
         self.lines: Deque[str] = deque(maxlen=CONTEXT_LINES)
 
     def saw(self, text: str) -> None:
-        self.lines.append(text.split("\n", 1)[0][:CONTEXT_LINE_CHARS])
+        # Cut first: an entry can be a long stack trace, and only its first line is kept.
+        self.lines.append(text[:CONTEXT_LINE_CHARS].split("\n", 1)[0])
 
     def context(self) -> List[str]:
         return list(self.lines)
